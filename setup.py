@@ -1,0 +1,24 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="octue_beam",
+    version="0.1.0",
+    description="Data services that answer questions, compiled into Apache Beam streaming pipelines.",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["octue_beam", "octue_beam.*"]),
+    include_package_data=True,
+    package_data={"octue_beam": ["schemas/*.json", "deployment/templates/*"]},
+    install_requires=[line for line in (HERE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")],
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+    },
+    entry_points={
+        "console_scripts": ["octue-beam = octue_beam.cli:main"],
+    },
+)
