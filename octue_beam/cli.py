@@ -69,6 +69,7 @@ def _ask_local(args: argparse.Namespace) -> int:
         input_manifest=input_manifest,
         question_uuid=args.question_uuid,
         revision_tag=args.revision_tag,
+        handle_monitor_message=lambda data: logger.info("Monitor message: %s", json.dumps(data)),
     )
     from octue_beam import serialisation
 
@@ -133,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - every error becomes one clear paragraph
         if args.debug:
             raise
-        print(f"octue-beam {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        kind = "" if isinstance(error, CommandError) else f"{type(error).__name__}: "
+        print(f"octue-beam {args.command}: {kind}{error}", file=sys.stderr)
         print("(run with --debug for the full traceback)", file=sys.stderr)
         return 1

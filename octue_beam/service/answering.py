@@ -1,0 +1,96 @@
+"""Answering one question with a loaded service: validate inputs, run the app, finalise the outputs.
+
+The single code path behind `ask-local`, `run_locally` and the pipeline's AnswerQuestion DoFn. Every failure
+raises; turning failures into `exception` events is the caller's job.
+"""
+
+import logging
+import tempfile
+import uuid as uuid_module
+from pathlib import Path
+from typing import Any, Callable
+
+from octue_beam.service.analysis import Analysis
+from octue_beam.service.children import build_children
+from octue_beam.service.context import question_context
+from octue_beam.service.loading import Service
+
+logger = logging.getLogger(__name__)
+
+
+def _prepare_output_manifest(service: Service, question_uuid: str) -> Any:
+    keys = service.twine.dataset_keys("output_manifest")
+    if "output_manifest" not in service.twine.available_strands:
+        return None
+    from octue_beam.resources import Dataset, Manifest
+
+    folder = Path(tempfile.mkdtemp(prefix=f"octue-beam-outputs-{question_uuid[:8]}-"))
+    datasets = {}
+    for key in keys:
+        (folder / key).mkdir(parents=True, exist_ok=True)
+        datasets[key] = Dataset(path=str(folder / key), name=key)
+    return Manifest(datasets=datasets)
+
+
+def _build_input_manifest(service: Service, primitive: Any, allow_local_files: bool) -> Any:
+    if primitive is None:
+        return None
+    from octue_beam.resources import Manifest
+
+    manifest = Manifest.from_primitive(primitive, remote=not allow_local_files)
+    service.twine.validate_file_tags("input_manifest", manifest)
+    return manifest
+
+
+def answer(
+    service: Service,
+    *,
+    question_uuid: str | None = None,
+    input_values: Any = None,
+    input_manifest: Any = None,
+    children: list[dict] | None = None,
+    handle_monitor_message: Callable[[Any], None] | None = None,
+    parent_question_uuid: str | None = None,
+    originator_question_uuid: str | None = None,
+    originator: str | None = None,
+    retry_count: int = 0,
+    allow_local_files: bool = False,
+) -> Analysis:
+    """Validate the question's inputs, run the app on an Analysis and finalise it; returns the Analysis.
+
+    `children` (a question's override) replaces the service's configured children for this question.
+    `allow_local_files` lets the input manifest name local paths (true for local runs, never for questions
+    arriving over Pub/Sub).
+    """
+    question_uuid = question_uuid or str(uuid_module.uuid4())
+    twine = service.twine
+    validated = twine.validate(input_values=input_values, input_manifest=input_manifest, children=children)
+    manifest = _build_input_manifest(service, validated["input_manifest"], allow_local_files)
+    analysis = Analysis(
+        twine,
+        id=question_uuid,
+        configuration_values=service.configuration_values,
+        configuration_manifest=service.configuration_manifest,
+        input_values=validated["input_values"],
+        input_manifest=manifest,
+        children=build_children(
+            validated["children"] if children is not None else service.children,
+            parent_sruid=service.sruid,
+            question_uuid=question_uuid,
+            originator_question_uuid=originator_question_uuid,
+            originator=originator,
+        ),
+        output_values={} if "output_values" in twine.available_strands else None,
+        output_manifest=_prepare_output_manifest(service, question_uuid),
+        output_location=service.output_location,
+        use_signed_urls_for_output_datasets=service.configuration.use_signed_urls_for_output_datasets,
+        handle_monitor_message=handle_monitor_message,
+    )
+    with question_context(question_uuid):
+        try:
+            service.app(analysis)
+        finally:
+            analysis.stop_periodic_monitor_messages()
+        if not analysis.finalised:
+            analysis.finalise()
+    return analysis
