@@ -1,0 +1,89 @@
+"""The CLI's embedded local default: start the emulators that are needed and not already configured.
+
+`with local_emulators() as local:` starts Google's Pub/Sub emulator when `PUBSUB_EMULATOR_HOST` is unset and no
+cloud project is configured, and the Cloud Storage emulator (with the bucket `octue-beam-local`) when
+`STORAGE_EMULATOR_HOST` is unset and we are local (no project configured, or Pub/Sub emulated). Everything started is stopped on exit, on KeyboardInterrupt (the CLI turns
+SIGTERM into one) and at interpreter exit.
+"""
+
+import atexit
+import contextlib
+import dataclasses
+import logging
+import os
+from typing import Any, Iterator
+
+logger = logging.getLogger(__name__)
+
+LOCAL_PROJECT = "octue-beam-local"
+LOCAL_BUCKET = "octue-beam-local"
+
+_PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT")
+
+
+@dataclasses.dataclass
+class LocalEmulators:
+    """What `local_emulators` started and the project to use."""
+
+    project: str
+    pubsub: Any = None  # PubSubEmulator when started here
+    storage: Any = None  # StorageEmulator when started here
+    bucket: str | None = None  # the default local bucket when the storage emulator was started here
+    _stopped: bool = dataclasses.field(default=False, repr=False)
+
+    @property
+    def started(self) -> list[str]:
+        """Names of the emulators started here (e.g. `["pubsub", "storage"]`)."""
+        return [name for name in ("pubsub", "storage") if getattr(self, name) is not None]
+
+    def stop(self) -> None:
+        """Stop what was started here. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for emulator in (self.storage, self.pubsub):
+            if emulator is not None:
+                try:
+                    emulator.stop()
+                except Exception:  # noqa: BLE001 - stop the others anyway
+                    logger.exception("Could not stop %r.", emulator)
+        try:
+            atexit.unregister(self.stop)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def configured_project(project: str | None = None) -> str | None:
+    """The cloud project given or configured in the environment, if any."""
+    if project:
+        return project
+    for name in _PROJECT_VARIABLES:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+@contextlib.contextmanager
+def local_emulators(project: str | None = None, storage: bool = True) -> Iterator[LocalEmulators]:
+    """Start the local emulators that are needed; yield a LocalEmulators; stop them on exit."""
+    configured = configured_project(project)
+    local = LocalEmulators(project=configured or LOCAL_PROJECT)
+    atexit.register(local.stop)
+    try:
+        if not os.environ.get("PUBSUB_EMULATOR_HOST") and not configured:
+            from octue_beam.emulators.pubsub import PubSubEmulator
+
+            local.pubsub = PubSubEmulator().start()
+            logger.info("Started the Pub/Sub emulator on %s (project %r).", local.pubsub.host_port, local.project)
+        # Local mode (no project, or Pub/Sub emulated): Cloud Storage is emulated too unless already configured.
+        local_mode = not configured or bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
+        if storage and local_mode and not os.environ.get("STORAGE_EMULATOR_HOST"):
+            from octue_beam.emulators.storage import StorageEmulator
+
+            local.storage = StorageEmulator(default_bucket=LOCAL_BUCKET)
+            local.storage.start()
+            local.bucket = LOCAL_BUCKET
+            logger.info("Started the Cloud Storage emulator on %s (bucket %r).", local.storage.endpoint, LOCAL_BUCKET)
+        yield local
+    finally:
+        local.stop()
