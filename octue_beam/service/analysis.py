@@ -71,7 +71,7 @@ class Analysis:
 
     def send_monitor_message(self, data: Any) -> None:
         """Validate `data` against the twine's `monitor_message_schema` and send it to the parent."""
-        self.twine.validate_monitor_message(source=data)
+        self.twine.validate_monitor_message(data, loaded=True)
         if self._handle_monitor_message is None:
             logger.warning("Monitor message not sent: this analysis has no monitor message handler.")
             return
@@ -106,7 +106,7 @@ class Analysis:
         """
         output_values = None if self.output_values is None else serialisation.to_json_compatible(self.output_values)
         output_manifest = self.output_manifest
-        self.twine.validate(output_values=output_values, output_manifest=output_manifest)
+        self.twine.validate(output_values=output_values, output_manifest=output_manifest, loaded=True)
         if output_manifest is not None:
             self.twine.validate_file_tags("output_manifest", output_manifest)
 

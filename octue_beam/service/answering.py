@@ -64,7 +64,7 @@ def answer(
     """
     question_uuid = question_uuid or str(uuid_module.uuid4())
     twine = service.twine
-    validated = twine.validate(input_values=input_values, input_manifest=input_manifest, children=children)
+    validated = twine.validate(input_values=input_values, input_manifest=input_manifest, children=children, loaded=True)
     manifest = _build_input_manifest(service, validated["input_manifest"], allow_local_files)
     analysis = Analysis(
         twine,

@@ -152,6 +152,8 @@ def load_service_configuration(
         raise _fail(source, "namespace", f"the namespace {raw['namespace']!r} is reserved; choose another")
 
     directory = source.parent.resolve()
+    raw.setdefault("app_source_path", ".")
+    raw.setdefault("twine_path", "twine.json")
     for key in _PATH_KEYS:
         if raw.get(key) is not None:
             if not isinstance(raw[key], str):

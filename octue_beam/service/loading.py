@@ -57,6 +57,7 @@ def load_service(
     validated = twine.validate(
         configuration_values=configuration.configuration_values,
         configuration_manifest=configuration.configuration_manifest,
+        loaded=True,
     )
     configuration_manifest = None
     if validated["configuration_manifest"] is not None:
@@ -67,7 +68,7 @@ def load_service(
 
     children = configuration.children
     if children is not None:
-        children = twine.validate_children(children)
+        children = twine.validate_children(children, loaded=True)
 
     if check_credentials and "credentials" in twine.available_strands:
         if project:

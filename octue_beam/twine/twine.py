@@ -139,7 +139,9 @@ class Twine:
     # --- loading strand data ------------------------------------------------------------------------
 
     @staticmethod
-    def _load_data(strand: str, source: Any) -> Any:
+    def _load_data(strand: str, source: Any, loaded: bool = False) -> Any:
+        if loaded:
+            return source
         if source is None:
             raise _INVALID_JSON[strand](f"Cannot load {strand}: no data given.")
         try:
@@ -156,9 +158,10 @@ class Twine:
 
     # --- values strands -----------------------------------------------------------------------------
 
-    def _validate_values(self, strand: str, source: Any, cls: Any = None, **kwargs: Any) -> Any:
+    def _validate_values(self, strand: str, source: Any, cls: Any = None, loaded: bool = False, **kwargs: Any) -> Any:
+        """Validate values from `source`; with `loaded=True` the source is the data itself (strings are not parsed)."""
         self._require(strand)
-        data = self._load_data(strand, source)
+        data = self._load_data(strand, source, loaded)
         check(self._validators[strand], serialisation.to_json_compatible(data), f"The {strand} data", _INVALID_CONTENTS[strand])
         return cls(**data) if cls else data
 
@@ -176,10 +179,10 @@ class Twine:
 
     # --- manifest strands ---------------------------------------------------------------------------
 
-    def _validate_manifest(self, strand: str, source: Any, cls: Any = None, **kwargs: Any) -> Any:
+    def _validate_manifest(self, strand: str, source: Any, cls: Any = None, loaded: bool = False, **kwargs: Any) -> Any:
         self._require(strand)
         outbound = hasattr(source, "to_primitive")
-        data = source.to_primitive() if outbound else self._load_data(strand, source)
+        data = source.to_primitive() if outbound else self._load_data(strand, source, loaded)
         check(_vendored_validator("manifest"), data, f"The {strand} data", exceptions.InvalidManifestContents)
         for key, dataset_strand in getattr(self, strand)["datasets"].items():
             if key not in data["datasets"] and not dataset_strand.get("optional", False):
@@ -212,9 +215,9 @@ class Twine:
 
     # --- children and credentials ------------------------------------------------------------------
 
-    def validate_children(self, source: Any, **kwargs: Any) -> list:
+    def validate_children(self, source: Any, loaded: bool = False, **kwargs: Any) -> list:
         """Check children configuration: every key in the strand has a child and every child's key is in the strand."""
-        children = self._load_data("children", source)
+        children = self._load_data("children", source, loaded)
         check(_vendored_validator("children"), children, "The children", exceptions.InvalidValuesContents)
         strand_keys = [item["key"] for item in getattr(self, "children", [])]
         child_keys = {child["key"] for child in children}
@@ -256,6 +259,7 @@ class Twine:
         """Validate the strands given as keyword arguments; a required strand given as None is an error.
 
         `cls` may be a class or a dict of classes keyed by strand name to instantiate validated data with.
+        Pass `loaded=True` when the data is already parsed (then a string is a value, not JSON text or a path).
         """
         sources = {name: kwargs.pop(name) for name in list(kwargs) if name in ALL_STRANDS}
         for strand, data in sources.items():
