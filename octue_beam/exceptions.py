@@ -86,8 +86,8 @@ class InvalidManifestContents(InvalidManifest):
     """A manifest lacks a required dataset, or a file's tags break the dataset's file_tags_template."""
 
 
-class InvalidMonitorMessage(TwineException, ValueError):
-    """A monitor message does not satisfy the twine's monitor_message_schema."""
+class InvalidMonitorMessage(InvalidValuesContents):
+    """A monitor message does not satisfy the twine's monitor_message_schema (an InvalidValuesContents, as in Octue)."""
 
 
 # --- Services -------------------------------------------------------------------------------------
