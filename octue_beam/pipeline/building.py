@@ -1,0 +1,136 @@
+"""Building a service's streaming pipeline from pipeline options (the same graph for every runner).
+
+`plan_service(options)` loads the service once to learn its SRUID and works out the project, topic and
+subscription; `build_service_pipeline(options)` returns the Beam pipeline (not yet run) and that plan.
+"""
+
+import dataclasses
+import os
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+
+from octue_beam.pipeline.options import ServiceOptions, revision_tag_from
+from octue_beam.pipeline.runners import DATAFLOW_RUNNER, select_runner
+from octue_beam.pipeline.transforms import (
+    AnswerQuestions,
+    CheckQuestions,
+    ReadQuestions,
+    RecordAnswers,
+    RejectMessages,
+    WriteDeadLetters,
+)
+from octue_beam.pipeline.worker import WorkerConfig, split_resource
+
+DEFAULT_LOCAL_PROJECT = "octue-beam-local"
+DEFAULT_ID_LABEL = "uuid"
+
+
+@dataclasses.dataclass
+class ServicePlan:
+    """What a service pipeline reads and writes, worked out from the options and the service."""
+
+    sruid: str
+    service_dir: str
+    runner: str
+    project: str
+    topic_project: str
+    topic_name: str
+    subscription_project: str
+    subscription_name: str
+    dead_letter_topic: str | None
+    id_label: str | None
+    worker: WorkerConfig
+    service: Any = dataclasses.field(default=None, repr=False)
+
+    @property
+    def topic_path(self) -> str:
+        return f"projects/{self.topic_project}/topics/{self.topic_name}"
+
+    @property
+    def subscription_path(self) -> str:
+        return f"projects/{self.subscription_project}/subscriptions/{self.subscription_name}"
+
+
+def _project(options: PipelineOptions) -> str:
+    from octue_beam.emulators.local import configured_project
+
+    return options.view_as(GoogleCloudOptions).project or configured_project() or DEFAULT_LOCAL_PROJECT
+
+
+def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
+    """Select the runner, load the service (unless given) and name the topic/subscription the pipeline uses."""
+    from octue_beam.messaging.pubsub import service_subscription_name, services_topic_name
+    from octue_beam.service.loading import load_service
+
+    runner = select_runner(options)
+    service_options = options.view_as(ServiceOptions)
+    service_dir = os.path.abspath(service_options.service_dir or ".")
+    revision_tag = revision_tag_from(options)
+    if service is None:
+        service = load_service(service_dir, revision_tag=revision_tag, check_credentials=False)
+    project = _project(options)
+    options.view_as(GoogleCloudOptions).project = project
+    topic_project, topic_name = split_resource(service_options.services_topic, project, "topics")
+    subscription_project, subscription_name = split_resource(service_options.subscription, project, "subscriptions")
+    dead_letter = None
+    if service_options.dead_letter_topic:
+        dead_project, dead_name = split_resource(service_options.dead_letter_topic, project, "topics")
+        dead_letter = f"projects/{dead_project}/topics/{dead_name}"
+
+    dataflow = runner == DATAFLOW_RUNNER
+    id_label = service_options.use_id_label
+    if id_label is None:
+        id_label = DEFAULT_ID_LABEL if dataflow else None
+    elif id_label.lower() in ("", "none", "off", "false"):
+        id_label = None
+    elif not dataflow:
+        raise ValueError(f"--use_id_label={id_label!r} needs the DataflowRunner: the local runner does not support id_label.")
+
+    worker = WorkerConfig(
+        service_dir=service_dir,
+        sruid=service.sruid,
+        project=project,
+        revision_tag=revision_tag,
+        services_topic=f"projects/{topic_project}/topics/{topic_name or services_topic_name()}",
+        heartbeat_interval=float(service_options.heartbeat_interval),
+        max_concurrent_questions=int(service_options.max_concurrent_questions),
+        max_message_bytes=int(service_options.max_message_bytes),
+        seen_capacity=int(service_options.seen_questions_capacity),
+        seen_ttl=float(service_options.seen_questions_ttl),
+        secrets_project=project if dataflow else None,
+    )
+    return ServicePlan(
+        sruid=service.sruid,
+        service_dir=service_dir,
+        runner=runner,
+        project=project,
+        topic_project=topic_project,
+        topic_name=topic_name or services_topic_name(),
+        subscription_project=subscription_project,
+        subscription_name=subscription_name or service_subscription_name(service.sruid),
+        dead_letter_topic=dead_letter,
+        id_label=id_label,
+        worker=worker,
+        service=service,
+    )
+
+
+def add_service_transforms(pipeline: beam.Pipeline, plan: ServicePlan) -> Any:
+    """Apply the service's stages to `pipeline`; return the PCollection of final events."""
+    messages = pipeline | "ReadQuestions" >> ReadQuestions(plan.subscription_path, id_label=plan.id_label)
+    checked = messages | "CheckQuestions" >> CheckQuestions(plan.sruid, plan.worker.max_message_bytes)
+    answers = checked.questions | "AnswerQuestions" >> AnswerQuestions(plan.worker)
+    answers | "RecordAnswers" >> RecordAnswers()
+    letters = checked.invalid | "RejectMessages" >> RejectMessages(plan.worker)
+    letters | "WriteDeadLetters" >> WriteDeadLetters(plan.dead_letter_topic)
+    return answers
+
+
+def build_service_pipeline(options: PipelineOptions, service: Any = None) -> tuple[beam.Pipeline, ServicePlan]:
+    """The service's streaming pipeline (not yet run) and its plan."""
+    plan = plan_service(options, service)
+    pipeline = beam.Pipeline(options=options)
+    add_service_transforms(pipeline, plan)
+    return pipeline, plan

@@ -1,0 +1,91 @@
+"""`ServiceOptions`: the pipeline options of a service pipeline.
+
+Every option a Flex Template passes as a parameter must be a declared pipeline option, so all of them live
+here (Beam's own options, like `--runner`, `--project` and `--streaming`, pass through unchanged).
+"""
+
+import os
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+DEFAULT_HEARTBEAT_INTERVAL = 60.0
+DEFAULT_MAX_CONCURRENT_QUESTIONS = 10
+DEFAULT_MAX_MESSAGE_BYTES = 10_000_000
+DEFAULT_SEEN_QUESTIONS = 100_000
+DEFAULT_SEEN_TTL = 24 * 3600.0
+REVISION_TAG_VARIABLE = "OCTUE_SERVICE_REVISION_TAG"
+
+
+class ServiceOptions(PipelineOptions):
+    """Options of a service pipeline (`--service_dir`, `--revision_tag`, `--subscription`, ...)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:  # noqa: ANN001 - Beam's parser type
+        parser.add_argument(
+            "--service_dir",
+            default=".",
+            help="Folder of the service's octue.yaml, twine.json and app (default: the current directory).",
+        )
+        parser.add_argument(
+            "--revision_tag",
+            default=None,
+            help=f"Revision tag of the service (default: ${REVISION_TAG_VARIABLE}, else what octue.yaml/load_service gives).",
+        )
+        parser.add_argument(
+            "--services_topic",
+            default=None,
+            help="Name (or full path) of the services topic (default: $TWINED_SERVICES_TOPIC_NAME or main.octue.twined.services).",
+        )
+        parser.add_argument(
+            "--subscription",
+            default=None,
+            help="Name (or full path) of the subscription to read questions from (default: the Pub/Sub form of the SRUID).",
+        )
+        parser.add_argument(
+            "--heartbeat_interval",
+            type=float,
+            default=DEFAULT_HEARTBEAT_INTERVAL,
+            help="Seconds between heartbeat events while a question runs; the first is sent at once (default: 60).",
+        )
+        parser.add_argument(
+            "--max_concurrent_questions",
+            type=int,
+            default=DEFAULT_MAX_CONCURRENT_QUESTIONS,
+            help="Questions answered at the same time by one worker process (thread pool size, default: 10).",
+        )
+        parser.add_argument(
+            "--dead_letter_topic",
+            default=None,
+            help="Name (or full path) of a topic for messages that cannot be answered (default: they are logged).",
+        )
+        parser.add_argument(
+            "--max_message_bytes",
+            type=int,
+            default=DEFAULT_MAX_MESSAGE_BYTES,
+            help="Question messages with more data bytes than this are rejected (default: 10000000).",
+        )
+        parser.add_argument(
+            "--seen_questions_capacity",
+            type=int,
+            default=DEFAULT_SEEN_QUESTIONS,
+            help="How many (question_uuid, retry_count) pairs each worker remembers to drop duplicates (default: 100000).",
+        )
+        parser.add_argument(
+            "--seen_questions_ttl",
+            type=float,
+            default=DEFAULT_SEEN_TTL,
+            help="Seconds a seen question is remembered for duplicate detection (default: 86400).",
+        )
+        parser.add_argument(
+            "--use_id_label",
+            default=None,
+            help=(
+                "Pub/Sub attribute used by Dataflow to deduplicate deliveries (default: 'uuid' on Dataflow, off "
+                "elsewhere; the DirectRunner does not support it). Use 'none' to turn it off."
+            ),
+        )
+
+
+def revision_tag_from(options: PipelineOptions) -> str | None:
+    """The revision tag: `--revision_tag`, else env OCTUE_SERVICE_REVISION_TAG, else None (load_service decides)."""
+    return options.view_as(ServiceOptions).revision_tag or os.environ.get(REVISION_TAG_VARIABLE) or None

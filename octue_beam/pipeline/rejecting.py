@@ -1,0 +1,77 @@
+"""Answering broken messages with an `exception` event (when they say who asked) and logging why they were rejected.
+
+Octue acknowledges and silently drops an invalid question, so its parent waits for a heartbeat timeout; here the
+parent gets an `exception` naming what is wrong at once.
+"""
+
+import base64
+import logging
+from typing import Any, Iterator
+
+import apache_beam as beam
+
+from octue_beam import __version__
+from octue_beam.messaging import events
+from octue_beam.messaging.attributes import response_attributes
+from octue_beam.pipeline.worker import WorkerConfig, get_worker
+
+logger = logging.getLogger(__name__)
+
+DEAD_LETTER_REASON_ATTRIBUTE = "octue_beam_rejection_reason"
+
+
+def reject(worker: Any, rejection: dict) -> bool:
+    """Publish an `exception` answer to the sender of a broken question if possible; return whether one was sent."""
+    from octue_beam.exceptions import InvalidEvent
+    from octue_beam.messaging.parsing import best_effort_question_attributes
+
+    question = best_effort_question_attributes(rejection["attributes"])
+    if question is None:
+        logger.warning(
+            "Rejected a message for this service that does not say who asked (message %s): %s",
+            rejection.get("message_id"),
+            rejection["reason"],
+        )
+        return False
+    logger.warning("Rejected question %s from %s: %s", question["question_uuid"], question["sender"], rejection["reason"])
+    error = InvalidEvent(f"The question was rejected by {question['recipient']}: {rejection['reason']}")
+    try:
+        worker.publisher.publish(events.exception(error), response_attributes(question, __version__), wait=True)
+        return True
+    except Exception:  # noqa: BLE001 - nothing crashes the pipeline
+        logger.exception("Could not send the rejection of question %s.", question["question_uuid"])
+        return False
+
+
+class RejectInvalid(beam.DoFn):
+    """Answers broken questions with an exception; outputs dead letters `{"data", "attributes"}` (reason attached)."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def setup(self) -> None:
+        self._worker = get_worker(self.config)
+
+    def process(self, rejection: dict) -> Iterator[dict]:
+        reject(self._worker, rejection)
+        attributes = {str(k)[:256]: str(v)[:1024] for k, v in rejection["attributes"].items()}
+        attributes[DEAD_LETTER_REASON_ATTRIBUTE] = rejection["reason"][:1024]
+        yield {"data": rejection["data"], "attributes": attributes, "reason": rejection["reason"]}
+
+
+def log_dead_letter(letter: dict) -> None:
+    """The dead-letter output when no dead-letter topic is configured: one log line per message."""
+    data = letter["data"]
+    preview = data[:200]
+    try:
+        shown = preview.decode()
+    except UnicodeDecodeError:
+        shown = "base64:" + base64.b64encode(preview).decode()
+    logger.warning(
+        "Dead letter (%s): attributes=%s data[:200]=%r (%d bytes)",
+        letter["reason"],
+        letter["attributes"],
+        shown,
+        len(data),
+    )

@@ -1,0 +1,102 @@
+"""The stages of a service pipeline, one composite PTransform each:
+
+ReadQuestions -> CheckQuestions -> AnswerQuestions -> RecordAnswers, with broken messages going
+CheckQuestions[invalid] -> RejectMessages -> WriteDeadLetters.
+"""
+
+import logging
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.gcp.pubsub import PubsubMessage, ReadFromPubSub, WriteToPubSub
+
+from octue_beam.pipeline.answering import AnswerQuestion
+from octue_beam.pipeline.checking import INVALID, CheckMessage
+from octue_beam.pipeline.rejecting import RejectInvalid, log_dead_letter
+from octue_beam.pipeline.worker import WorkerConfig
+
+logger = logging.getLogger(__name__)
+
+
+class ReadQuestions(beam.PTransform):
+    """Messages (with attributes) from the service's subscription; Pub/Sub dedup by `id_label` where supported."""
+
+    def __init__(self, subscription: str, id_label: str | None = None) -> None:
+        super().__init__()
+        self.subscription = subscription
+        self.id_label = id_label
+
+    def expand(self, pbegin: Any) -> Any:
+        return pbegin | "ReadFromPubSub" >> ReadFromPubSub(
+            subscription=self.subscription, with_attributes=True, id_label=self.id_label
+        )
+
+
+class CheckQuestions(beam.PTransform):
+    """Questions for this service (main output) and broken messages for it (the `invalid` output)."""
+
+    def __init__(self, sruid: str, max_message_bytes: int) -> None:
+        super().__init__()
+        self.sruid = sruid
+        self.max_message_bytes = max_message_bytes
+
+    def expand(self, messages: Any) -> Any:
+        return messages | "ParseAndCheck" >> beam.ParDo(CheckMessage(self.sruid, self.max_message_bytes)).with_outputs(
+            INVALID, main="questions"
+        )
+
+
+class AnswerQuestions(beam.PTransform):
+    """Answers the questions (events published directly); outputs the final event of each."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, questions: Any) -> Any:
+        return questions | "AnswerQuestion" >> beam.ParDo(AnswerQuestion(self.config))
+
+
+def _count_outcome(final: dict) -> dict:
+    kind = final["event"].get("kind", "unknown")
+    beam.metrics.Metrics.counter("octue_beam", f"answers_{kind}").inc()
+    return final
+
+
+class RecordAnswers(beam.PTransform):
+    """Counts results and exceptions (Beam metrics); the branch for an event store or other sinks."""
+
+    def expand(self, answers: Any) -> Any:
+        return answers | "CountOutcomes" >> beam.Map(_count_outcome)
+
+
+def _to_pubsub_message(letter: dict) -> PubsubMessage:
+    return PubsubMessage(data=letter["data"], attributes=letter["attributes"])
+
+
+class RejectMessages(beam.PTransform):
+    """Answers broken questions with an `exception` when the sender is known; outputs dead letters."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, rejections: Any) -> Any:
+        return rejections | "AnswerWithException" >> beam.ParDo(RejectInvalid(self.config))
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Dead letters to a Pub/Sub topic when configured, else to the log."""
+
+    def __init__(self, topic: str | None = None) -> None:
+        super().__init__()
+        self.topic = topic
+
+    def expand(self, letters: Any) -> Any:
+        if self.topic:
+            return (
+                letters
+                | "ToPubsubMessage" >> beam.Map(_to_pubsub_message)
+                | "WriteToPubSub" >> WriteToPubSub(self.topic, with_attributes=True)
+            )
+        return letters | "Log" >> beam.Map(log_dead_letter)
