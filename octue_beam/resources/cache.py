@@ -1,0 +1,53 @@
+"""One per-process folder for temporary local copies (downloads, outputs), deleted at exit or on demand."""
+
+import atexit
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+
+_lock = threading.Lock()
+_root: str | None = None
+
+
+def cache_root() -> str:
+    """The process's temporary folder (created on first use; deleted at interpreter exit)."""
+    global _root
+    with _lock:
+        if _root is None or not os.path.isdir(_root):
+            _root = os.path.realpath(tempfile.mkdtemp(prefix=f"octue-beam-{os.getpid()}-"))
+            atexit.register(clear)
+        return _root
+
+
+def new_directory(name: str | None = None) -> str:
+    """A new empty folder inside the cache folder (optionally ending in `name`)."""
+    path = os.path.join(cache_root(), uuid.uuid4().hex)
+    if name:
+        path = os.path.join(path, name)
+    os.makedirs(path)
+    return path
+
+
+def new_file_path(file_name: str) -> str:
+    """A path for a new file called `file_name` (its basename is kept) in its own folder inside the cache."""
+    base = os.path.basename(file_name.replace("\\", "/")) or "file"
+    if base in (".", ".."):
+        base = "file"
+    return os.path.join(new_directory(), base)
+
+
+def is_in_cache(path: str) -> bool:
+    """True if `path` is inside the cache folder."""
+    root = _root
+    return bool(root) and os.path.realpath(path).startswith(root + os.sep)
+
+
+def clear() -> None:
+    """Delete the cache folder and everything in it."""
+    global _root
+    with _lock:
+        root, _root = _root, None
+    if root:
+        shutil.rmtree(root, ignore_errors=True)
