@@ -19,6 +19,7 @@ _PUBLIC = {
     "Datafile": "octue_beam.resources",
     "Dataset": "octue_beam.resources",
     "Manifest": "octue_beam.resources",
+    "ask": "octue_beam.asking",
     "exceptions": "octue_beam",
 }
 

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
 
@@ -27,6 +27,15 @@ INSTALL_HINT = (
     "Debian/Ubuntu the package `google-cloud-cli-pubsub-emulator`. Or point the environment variable "
     f"{ENV_BINARY} at the `cloud-pubsub-emulator` program, or set PUBSUB_EMULATOR_HOST to an emulator already running."
 )
+
+
+_before_stop_callbacks: list[Callable[[str], None]] = []
+
+
+def call_before_stop(callback: Callable[[str], None]) -> None:
+    """Have `callback(host_port)` called before any emulator stops (e.g. to close streaming pulls cleanly)."""
+    if callback not in _before_stop_callbacks:
+        _before_stop_callbacks.append(callback)
 
 
 def free_port(host: str = "localhost") -> int:
@@ -169,6 +178,12 @@ class PubSubEmulator:
 
     def stop(self) -> None:
         """Stop the emulator and every process it started, restore the environment, remove its data. Idempotent."""
+        if self._process is not None:
+            for callback in list(_before_stop_callbacks):
+                try:
+                    callback(self.host_port)
+                except Exception:  # noqa: BLE001 - stopping must go on
+                    pass
         with self._lock:
             process, self._process = self._process, None
             if process is not None:

@@ -46,10 +46,12 @@ def subscription_path(project: str, name: str) -> str:
 
 
 def sruid_to_pub_sub_form(sruid: str) -> str:
-    """Pub/Sub form of an SRUID: `my-org/my-svc:1.2.0` -> `my-org.my-svc.1-2-0`."""
-    from octue_beam.service.sruid import to_pub_sub_form
-
-    return to_pub_sub_form(sruid)
+    """Pub/Sub form of an SRUID: `/` and `:` become `.`, dots in the revision tag `-`: `my-org/my-svc:1.2.0` ->
+    `my-org.my-svc.1-2-0`. (Same as `octue_beam.service.sruid.to_pub_sub_form`, without importing the service
+    package; the SRUID is not validated here.)"""
+    name, _, revision_tag = sruid.partition(":")
+    converted = name.replace("/", ".")
+    return f"{converted}.{revision_tag.replace('.', '-')}" if revision_tag else converted
 
 
 def service_subscription_name(sruid: str) -> str:
@@ -83,27 +85,43 @@ _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(kind: str) -> Any:
-    """One admin client per kind and per emulator host (tests may switch emulators)."""
+def _client(kind: str, emulator_host: str | None = None) -> Any:
+    """One admin client per kind and per emulator host (tests may switch emulators).
+
+    `emulator_host` picks the client of a given emulator even when PUBSUB_EMULATOR_HOST has changed since
+    (e.g. cleaning up at exit); "" means the real service.
+    """
     from google.cloud import pubsub_v1
 
-    key = (kind, os.environ.get("PUBSUB_EMULATOR_HOST", ""))
+    host = os.environ.get("PUBSUB_EMULATOR_HOST", "") if emulator_host is None else emulator_host
+    key = (kind, host)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            client = pubsub_v1.PublisherClient() if kind == "publisher" else pubsub_v1.SubscriberClient()
+            saved = os.environ.get("PUBSUB_EMULATOR_HOST")
+            try:
+                if host:
+                    os.environ["PUBSUB_EMULATOR_HOST"] = host
+                else:
+                    os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+                client = pubsub_v1.PublisherClient() if kind == "publisher" else pubsub_v1.SubscriberClient()
+            finally:
+                if saved is None:
+                    os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+                else:
+                    os.environ["PUBSUB_EMULATOR_HOST"] = saved
             _clients[key] = client
         return client
 
 
-def publisher_client() -> Any:
-    """A shared PublisherClient for admin calls (topics)."""
-    return _client("publisher")
+def publisher_client(emulator_host: str | None = None) -> Any:
+    """A shared PublisherClient for admin calls (topics); see `_client` for `emulator_host`."""
+    return _client("publisher", emulator_host)
 
 
-def subscriber_client() -> Any:
-    """A shared SubscriberClient for admin calls and pulls."""
-    return _client("subscriber")
+def subscriber_client(emulator_host: str | None = None) -> Any:
+    """A shared SubscriberClient for admin calls and pulls; see `_client` for `emulator_host`."""
+    return _client("subscriber", emulator_host)
 
 
 # --- topics and subscriptions ---------------------------------------------------------------------
@@ -191,10 +209,15 @@ def subscription_exists(project: str, subscription_name: str) -> bool:
         return False
 
 
-def delete_subscription(project: str, subscription_name: str) -> None:
-    """Delete the subscription; a missing one is fine."""
+def delete_subscription(
+    project: str, subscription_name: str, *, emulator_host: str | None = None, timeout: float | None = None
+) -> None:
+    """Delete the subscription; a missing one is fine. With `timeout`, make one attempt of at most that long."""
+    kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout, "retry": None}
     try:
-        subscriber_client().delete_subscription(subscription=subscription_path(project, subscription_name))
+        subscriber_client(emulator_host).delete_subscription(
+            subscription=subscription_path(project, subscription_name), **kwargs
+        )
         logger.debug("Deleted subscription %r.", subscription_name)
     except api_exceptions.NotFound:
         pass

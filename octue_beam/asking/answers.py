@@ -1,0 +1,216 @@
+"""Receiving answers: ONE answer subscription per asking process (and parent SRUID), shared by all questions.
+
+Octue creates and deletes a subscription for every question; here an `AnswerListener` creates
+`<pub-sub form of parent SRUID>.answers.<random suffix>` on first use, filtered on the parent SRUID as recipient
+and CHILD as sender type, reads it with one streaming pull, and hands each waiting question its events by
+`question_uuid`. Events are checked client-side too (the emulator does not apply filters): anything not for a
+question waiting here is acked and ignored. The subscription is deleted by `close()`, at interpreter exit, and
+Pub/Sub expires it after a day without readers if the process was killed.
+"""
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import uuid
+from typing import Any
+
+from octue_beam.exceptions import InvalidEvent
+from octue_beam.messaging import pubsub
+from octue_beam.messaging.attributes import CHILD
+from octue_beam.messaging.parsing import decode_event, decode_message_attributes, is_addressed_to, validate_event
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIPTION_TTL_SECONDS = 24 * 3600  # Pub/Sub's minimum; a safety net for processes killed without cleanup
+
+
+class ListenerFailed:
+    """Put on waiting queues when the streaming pull stops with an error."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class AnswerListener:
+    """One answer subscription and streaming pull, dispatching events to waiting questions by question UUID."""
+
+    def __init__(self, project: str, parent_sruid: str, topic_name: str | None = None) -> None:
+        self.project = project
+        self.parent_sruid = parent_sruid
+        self.topic_name = topic_name
+        self.subscription_name = pubsub.answer_subscription_name(parent_sruid, uuid.uuid4().hex[:12])
+        self._queues: dict[str, queue.Queue] = {}
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._future: Any = None
+        self._closed = False
+        self.failure: BaseException | None = None
+        self.emulator_host = os.environ.get("PUBSUB_EMULATOR_HOST", "")
+
+    @property
+    def subscription_path(self) -> str:
+        return pubsub.subscription_path(self.project, self.subscription_name)
+
+    def start(self) -> "AnswerListener":
+        """Create the subscription and start the streaming pull (idempotent)."""
+        from google.cloud import pubsub_v1
+
+        with self._lock:
+            if self._future is not None:
+                return self
+            pubsub.ensure_subscription(
+                self.project,
+                self.subscription_name,
+                self.topic_name,
+                filter=pubsub.answer_subscription_filter(self.parent_sruid),
+                expiration_ttl_seconds=SUBSCRIPTION_TTL_SECONDS,
+                message_retention_seconds=600,
+                create_topic=_emulated(),
+            )
+            atexit.register(self.close)
+            self._client = pubsub_v1.SubscriberClient()
+            self._future = self._client.subscribe(
+                self.subscription_path,
+                callback=self._on_message,
+                flow_control=pubsub_v1.types.FlowControl(max_messages=500),
+            )
+            self._future.add_done_callback(self._on_stopped)
+            logger.debug("Listening for answers to %s on %r.", self.parent_sruid, self.subscription_path)
+        return self
+
+    def register(self, question_uuid: str) -> queue.Queue:
+        """A queue that will receive `(event, attributes)` of the question. Register BEFORE asking."""
+        with self._lock:
+            if question_uuid in self._queues:
+                raise ValueError(f"Question {question_uuid} is already being waited for in this process.")
+            events: queue.Queue = queue.Queue()
+            self._queues[question_uuid] = events
+            if self.failure is not None:
+                events.put(ListenerFailed(self.failure))
+            return events
+
+    def unregister(self, question_uuid: str) -> None:
+        with self._lock:
+            self._queues.pop(question_uuid, None)
+
+    def _on_message(self, message: Any) -> None:
+        message.ack()
+        attributes = dict(message.attributes)
+        if not is_addressed_to(attributes, self.parent_sruid, CHILD):
+            logger.debug("Ignored a message not addressed to %s: %r.", self.parent_sruid, attributes)
+            return
+        with self._lock:
+            events = self._queues.get(attributes.get("question_uuid", ""))
+        if events is None:
+            logger.debug("Ignored an event for question %r, which is not waited for here.", attributes.get("question_uuid"))
+            return
+        try:
+            typed = decode_message_attributes(attributes)
+            event = decode_event(message.data)
+            validate_event(event, typed)
+        except InvalidEvent as error:
+            logger.warning(
+                "Ignored an invalid event for question %s from %s: %s",
+                attributes.get("question_uuid"),
+                attributes.get("sender"),
+                error,
+            )
+            return
+        events.put((event, typed, message.data))
+
+    def _on_stopped(self, future: Any) -> None:
+        if self._closed:
+            return
+        try:
+            error = future.exception()
+        except BaseException as cancelled:  # noqa: BLE001
+            error = cancelled
+        if error is None:
+            return
+        logger.error("Stopped receiving answers on %r: %s", self.subscription_path, error)
+        with self._lock:
+            self.failure = error
+            waiting = list(self._queues.values())
+        for events in waiting:
+            events.put(ListenerFailed(error))
+
+    def close(self) -> None:
+        """Stop the streaming pull and delete the subscription. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            future, self._future = self._future, None
+            client, self._client = self._client, None
+        if future is not None:
+            future.cancel()
+            try:
+                future.result(timeout=10)
+            except BaseException:  # noqa: BLE001 - cancelled
+                pass
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001
+                pass
+        try:
+            pubsub.delete_subscription(
+                self.project, self.subscription_name, emulator_host=self.emulator_host, timeout=10
+            )
+        except Exception as error:  # noqa: BLE001 - best effort at exit; the TTL removes it later
+            # An emulator already stopped took the subscription with it.
+            log = logger.debug if self.emulator_host else logger.warning
+            log("Could not delete the answer subscription %r: %s", self.subscription_path, error)
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # noqa: BLE001
+            pass
+        _forget(self)
+
+
+def _emulated() -> bool:
+    return bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
+
+
+_listeners: dict[tuple[str, str, str, str], AnswerListener] = {}
+_listeners_lock = threading.Lock()
+
+
+def get_listener(project: str, parent_sruid: str, topic_name: str | None = None) -> AnswerListener:
+    """The process's started listener for (project, parent SRUID, topic), created on first use."""
+    key = (project, parent_sruid, pubsub.topic_path(project, topic_name), os.environ.get("PUBSUB_EMULATOR_HOST", ""))
+    with _listeners_lock:
+        listener = _listeners.get(key)
+        if listener is None:
+            listener = AnswerListener(project, parent_sruid, topic_name)
+            listener._key = key
+            _listeners[key] = listener
+    return listener.start()
+
+
+def _forget(listener: AnswerListener) -> None:
+    with _listeners_lock:
+        key = getattr(listener, "_key", None)
+        if key is not None and _listeners.get(key) is listener:
+            del _listeners[key]
+
+
+def close_listeners(emulator_host: str | None = None) -> None:
+    """Close every listener of this process (deleting their subscriptions), or those using `emulator_host`."""
+    with _listeners_lock:
+        listeners = list(_listeners.values())
+    for listener in listeners:
+        if emulator_host is None or listener.emulator_host == emulator_host:
+            listener.close()
+
+
+def _register_with_emulators() -> None:
+    """Close listeners reading from a local Pub/Sub emulator before it stops (avoids dead streaming pulls)."""
+    from octue_beam.emulators.pubsub import call_before_stop
+
+    call_before_stop(close_listeners)
+
+
+_register_with_emulators()

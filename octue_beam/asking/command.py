@@ -1,0 +1,114 @@
+"""The `ask` command: `python -m octue_beam ask SERVICE_ID --input-values JSON_OR_FILE ...`.
+
+Prints the answer as JSON on stdout (logs, including the child's forwarded logs, go to stderr). Exit code 1 with
+a one-paragraph error when the child raised, nothing answered in time, or the arguments are wrong.
+"""
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from typing import Any, Iterator
+
+from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_MODES, SAVE_DIAGNOSTICS_ON_CRASH
+
+
+def add_ask_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "ask",
+        help="Ask a running service a question over Pub/Sub and print its answer as JSON.",
+        description=(
+            "Send a question to the service SERVICE_ID (a full SRUID 'namespace/name:revision_tag') on the services "
+            "topic and wait for its answer, which is printed on stdout as JSON "
+            '{"question_uuid", "output_values", "output_manifest"}. The child\'s logs are shown on stderr. Uses '
+            "the Pub/Sub emulator at $PUBSUB_EMULATOR_HOST when set, else the project given by --project or "
+            "$GOOGLE_CLOUD_PROJECT. Exit code 1 if the service raised an error or did not answer in time."
+        ),
+    )
+    parser.add_argument("service_id", metavar="SERVICE_ID", help="SRUID of the service to ask")
+    parser.add_argument("--input-values", help="input values as JSON, or the path of a JSON file")
+    parser.add_argument("--input-manifest", help="input manifest as JSON, or the path of a JSON file")
+    parser.add_argument("--timeout", type=float, default=86400, help="seconds to wait for the answer (default: 86400)")
+    parser.add_argument(
+        "--maximum-heartbeat-interval",
+        type=float,
+        default=360,
+        help="give up when the service sends nothing for this many seconds (default: 360)",
+    )
+    parser.add_argument("--project", help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, or the emulator's)")
+    parser.add_argument("--asynchronous", action="store_true", help="send the question and print its UUID without waiting")
+    parser.add_argument("--question-uuid", help="UUID to give the question (default: a new one)")
+    parser.add_argument("--no-logs", action="store_true", help="do not ask the service to forward its logs")
+    parser.add_argument(
+        "--allow-local-files", action="store_true", help="allow an input manifest with local paths (local services)"
+    )
+    parser.add_argument(
+        "--save-diagnostics", choices=SAVE_DIAGNOSTICS_MODES, default=SAVE_DIAGNOSTICS_ON_CRASH, help=argparse.SUPPRESS
+    )
+    parser.set_defaults(handler=handle_ask)
+
+
+def handle_ask(args: argparse.Namespace) -> int:
+    from octue_beam import serialisation
+    from octue_beam.asking import ask
+    from octue_beam.asking.answers import close_listeners
+    from octue_beam.cli import CommandError, _load_json_argument
+    from octue_beam.exceptions import QuestionTimeout
+
+    input_values = _load_json_argument(args.input_values, "--input-values")
+    input_manifest = _load_json_argument(args.input_manifest, "--input-manifest")
+    try:
+        with _sigterm_as_keyboard_interrupt():
+            answer, question_uuid = ask(
+                args.service_id,
+                input_values=input_values,
+                input_manifest=input_manifest,
+                timeout=args.timeout,
+                maximum_heartbeat_interval=args.maximum_heartbeat_interval,
+                asynchronous=args.asynchronous,
+                question_uuid=args.question_uuid,
+                subscribe_to_logs=not args.no_logs,
+                save_diagnostics=args.save_diagnostics,
+                project=args.project,
+                allow_local_files=args.allow_local_files,
+            )
+    except QuestionTimeout as error:
+        if args.debug:
+            raise
+        raise CommandError(str(error)) from None
+    except Exception as error:  # noqa: BLE001
+        if args.debug or not hasattr(error, "remote_message"):
+            raise
+        raise CommandError(
+            f"{args.service_id} failed to answer question {error.question_uuid} with {error.remote_type}: "
+            f"{error.remote_message} (run with --debug to see the remote traceback)"
+        ) from None
+    finally:
+        close_listeners()
+
+    if answer is None:
+        output: dict[str, Any] = {"question_uuid": question_uuid}
+    else:
+        output = {"question_uuid": question_uuid, **answer}
+    print(serialisation.dumps(output, indent=2))
+    sys.stdout.flush()
+    return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_keyboard_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while asking, so cleanup (deleting the subscription) runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
