@@ -78,12 +78,17 @@ def local_emulators(project: str | None = None, storage: bool = True) -> Iterato
         # Local mode (no project, or Pub/Sub emulated): Cloud Storage is emulated too unless already configured.
         local_mode = not configured or bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
         if storage and local_mode and not os.environ.get("STORAGE_EMULATOR_HOST"):
-            from octue_beam.emulators.storage import StorageEmulator
-
-            local.storage = StorageEmulator(default_bucket=LOCAL_BUCKET)
-            local.storage.start()
-            local.bucket = LOCAL_BUCKET
-            logger.info("Started the Cloud Storage emulator on %s (bucket %r).", local.storage.endpoint, LOCAL_BUCKET)
+            try:
+                from octue_beam.emulators.storage import StorageEmulator
+            except ModuleNotFoundError as error:
+                if error.name != "octue_beam.emulators.storage":
+                    raise
+                logger.warning("No Cloud Storage emulator is available, so gs:// datasets will not work locally.")
+            else:
+                local.storage = StorageEmulator(default_bucket=LOCAL_BUCKET)
+                local.storage.start()
+                local.bucket = LOCAL_BUCKET
+                logger.info("Started the Cloud Storage emulator on %s (bucket %r).", local.storage.endpoint, LOCAL_BUCKET)
         yield local
     finally:
         local.stop()

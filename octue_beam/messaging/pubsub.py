@@ -165,21 +165,24 @@ def ensure_subscription(
     expiration_ttl_seconds: int | None = None,
     push_endpoint: str | None = None,
     create_topic: bool = True,
+    topic_project: str | None = None,
 ) -> str:
     """Create the subscription on the topic if it does not exist (idempotent); return its path.
 
     `expiration_ttl_seconds` (>= 86400) makes Pub/Sub delete the subscription after that long without readers,
-    a safety net for answer subscriptions of processes that died without cleaning up.
+    a safety net for answer subscriptions of processes that died without cleaning up. `topic_project` is the
+    topic's project when it differs from the subscription's (`project`).
     """
     from google.cloud import pubsub_v1
     from google.protobuf import duration_pb2
 
+    topic_project = topic_project or project
     if create_topic:
-        ensure_topic(project, topic_name)
+        ensure_topic(topic_project, topic_name)
     path = subscription_path(project, subscription_name)
     request: dict[str, Any] = {
         "name": path,
-        "topic": topic_path(project, topic_name),
+        "topic": topic_path(topic_project, topic_name),
         "ack_deadline_seconds": ack_deadline_seconds,
         "enable_message_ordering": enable_message_ordering,
     }
