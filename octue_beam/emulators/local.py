@@ -85,7 +85,7 @@ def local_emulators(project: str | None = None, storage: bool = True) -> Iterato
                     raise
                 logger.warning("No Cloud Storage emulator is available, so gs:// datasets will not work locally.")
             else:
-                local.storage = StorageEmulator(default_bucket=LOCAL_BUCKET)
+                local.storage = StorageEmulator(default_bucket=LOCAL_BUCKET, mode="subprocess")  # no GIL sharing with Beam
                 local.storage.start()
                 local.bucket = LOCAL_BUCKET
                 logger.info("Started the Cloud Storage emulator on %s (bucket %r).", local.storage.endpoint, LOCAL_BUCKET)

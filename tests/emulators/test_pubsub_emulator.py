@@ -102,3 +102,25 @@ def test_local_emulators_use_the_given_project_without_emulating(monkeypatch):
     with local_emulators(project="my-cloud-project", storage=False) as local:
         assert local.started == []
         assert local.project == "my-cloud-project"
+
+
+def test_local_emulators_start_storage_with_the_local_bucket(monkeypatch):
+    for name in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    with local_emulators() as local:
+        assert local.started == ["pubsub", "storage"]
+        assert local.bucket == "octue-beam-local"
+        assert os.environ["STORAGE_EMULATOR_HOST"] == local.storage.endpoint
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        client = storage.Client(project=local.project, credentials=AnonymousCredentials())
+        assert client.bucket("octue-beam-local").exists()
+    assert "STORAGE_EMULATOR_HOST" not in os.environ
+    assert "PUBSUB_EMULATOR_HOST" not in os.environ
+
+
+def test_local_emulators_start_storage_beside_a_configured_pubsub_emulator(pubsub_emulator, monkeypatch):
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    with local_emulators() as local:
+        assert local.started == ["storage"]
