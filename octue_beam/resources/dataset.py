@@ -157,6 +157,8 @@ class Dataset:
                 raise InvalidInputException(f"A file of the signed-URL dataset is not a URL: {url!r}.")
             known = files_metadata[index] if isinstance(files_metadata, list) and index < len(files_metadata) else None
             if isinstance(known, dict):
+                if known.get("path_in_dataset") is not None:
+                    storage_path.check_relative_path(known["path_in_dataset"], f"path in dataset of file {index}")
                 info = {
                     "cloud_path": url,
                     "custom_metadata": {f"octue__{key}": known.get(key) for key in ("id", "timestamp", "tags", "labels") if key in known},
