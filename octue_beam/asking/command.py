@@ -82,7 +82,7 @@ def handle_ask(args: argparse.Namespace) -> int:
             raise
         raise CommandError(
             f"{args.service_id} failed to answer question {error.question_uuid} with {error.remote_type}: "
-            f"{error.remote_message} (run with --debug to see the remote traceback)"
+            f"{error.remote_message}"
         ) from None
     finally:
         close_listeners()
