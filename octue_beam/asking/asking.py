@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 LOCAL_PROJECT = "octue-beam-local"
 _PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT")
 _CLOUD_PREFIXES = ("gs://", "https://", "http://")
+MAX_QUESTION_BYTES = 10_000_000
 
 
 @functools.cache
@@ -178,6 +179,7 @@ def ask(
             handle_monitor_message=handle_monitor_message,
             record_events=record_events,
             project=project,
+            retry_count=retry_count,
         )
     finally:
         listener.unregister(question_uuid)
@@ -187,9 +189,16 @@ def ask(
 def _check_question(event: dict, attributes: dict) -> None:
     """Validate the question against the wire schema before sending it (so the child will accept it)."""
     try:
-        wire_event = serialisation.loads(serialisation.dumps(event), decode_types=False)
-    except TypeError as error:
+        data = serialisation.dumps(event)
+    except (TypeError, ValueError) as error:
         raise InvalidEvent(f"The question's inputs cannot be encoded as JSON: {error}") from None
+    size = len(data.encode())
+    if size > MAX_QUESTION_BYTES:
+        raise InvalidEvent(
+            f"The question is {size} bytes, more than Pub/Sub's limit of {MAX_QUESTION_BYTES} bytes per message. "
+            "Put large inputs in files and send them as an input manifest."
+        )
+    wire_event = serialisation.loads(data, decode_types=False)
     try:
         validate_event(wire_event, decode_attributes(encode_attributes(attributes)))
     except InvalidEvent as error:
@@ -218,6 +227,7 @@ def _wait(
     handle_monitor_message: Callable[[Any], None] | None,
     record_events: list | None,
     project: str,
+    retry_count: int = 0,
 ) -> dict[str, Any]:
     """Handle the question's events until `result` (returned) or `exception` (raised) or a timeout."""
     sent_at = time.monotonic()
@@ -252,6 +262,9 @@ def _wait(
         event, attributes, data = item
         event_uuid = attributes.get("uuid")
         if event_uuid in seen:
+            continue
+        if attributes.get("retry_count", 0) != retry_count:
+            logger.debug("Ignored a late %r event of attempt %s of question %s.", event["kind"], attributes.get("retry_count"), question_uuid)
             continue
         seen.add(event_uuid)
         last_event_at = time.monotonic()

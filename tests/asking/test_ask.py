@@ -215,3 +215,18 @@ def test_answer_subscription_is_deleted_when_the_asking_process_exits(pubsub_emu
         subscription = result.stdout.strip().splitlines()[0]
         assert ".answers." in subscription
         assert not pubsub.subscription_exists(PROJECT, subscription), result.stderr
+
+
+def test_events_of_an_earlier_attempt_are_ignored_by_a_retry():
+    def late_answer_of_attempt_0_then_answer(event, attributes, send):
+        send(events.result(output_values="from attempt 0"), retry_count=0)
+        send(events.result(output_values=f"from attempt {attributes['retry_count']}"))
+
+    with Responder(PROJECT, late_answer_of_attempt_0_then_answer) as child:
+        answer, _ = ask(child.sruid, {"n": 1}, timeout=60, retry_count=1, question_uuid=str(uuid.uuid4()))
+    assert answer["output_values"] == "from attempt 1"
+
+
+def test_oversize_question_is_refused_before_sending():
+    with pytest.raises(exceptions.InvalidEvent, match="limit of 10000000 bytes"):
+        ask("test-org/anyone:1.0.0", {"blob": "x" * 10_000_001}, asynchronous=True)
