@@ -48,6 +48,7 @@ class AnswerListener:
         self._closed = False
         self.failure: BaseException | None = None
         self.emulator_host = os.environ.get("PUBSUB_EMULATOR_HOST", "")
+        self.pid = os.getpid()  # a forked child must neither use nor delete its parent's subscription
 
     @property
     def subscription_path(self) -> str:
@@ -142,6 +143,8 @@ class AnswerListener:
             if self._closed:
                 return
             self._closed = True
+            if os.getpid() != self.pid:
+                return
             future, self._future = self._future, None
             client, self._client = self._client, None
         if future is not None:
@@ -174,13 +177,19 @@ def _emulated() -> bool:
     return bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
 
 
-_listeners: dict[tuple[str, str, str, str], AnswerListener] = {}
+_listeners: dict[tuple[str, str, str, str, int], AnswerListener] = {}
 _listeners_lock = threading.Lock()
 
 
 def get_listener(project: str, parent_sruid: str, topic_name: str | None = None) -> AnswerListener:
     """The process's started listener for (project, parent SRUID, topic), created on first use."""
-    key = (project, parent_sruid, pubsub.topic_path(project, topic_name), os.environ.get("PUBSUB_EMULATOR_HOST", ""))
+    key = (
+        project,
+        parent_sruid,
+        pubsub.topic_path(project, topic_name),
+        os.environ.get("PUBSUB_EMULATOR_HOST", ""),
+        os.getpid(),
+    )
     with _listeners_lock:
         listener = _listeners.get(key)
         if listener is None:
