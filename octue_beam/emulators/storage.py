@@ -83,7 +83,7 @@ class StorageEmulator:
             from gcp_storage_emulator.server import create_server
         except ImportError as error:
             raise EmulatorNotFound("gcp-storage-emulator is not installed: `pip install gcp-storage-emulator`.") from error
-        logging.getLogger("gcp_storage_emulator").setLevel(logging.WARNING)
+        logging.getLogger("gcp_storage_emulator").setLevel(logging.ERROR)
         self._server = create_server(self.host, self.port, in_memory=True, default_bucket=self.default_bucket)
         try:
             self._server.start()
