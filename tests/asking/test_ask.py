@@ -230,3 +230,12 @@ def test_events_of_an_earlier_attempt_are_ignored_by_a_retry():
 def test_oversize_question_is_refused_before_sending():
     with pytest.raises(exceptions.InvalidEvent, match="limit of 10000000 bytes"):
         ask("test-org/anyone:1.0.0", {"blob": "x" * 10_000_001}, asynchronous=True)
+
+
+def test_local_manifest_object_is_refused(tmp_path):
+    from octue_beam.resources import Dataset, Manifest
+
+    (tmp_path / "a.txt").write_text("data")
+    manifest = Manifest(datasets={"data": Dataset(path=str(tmp_path))})
+    with pytest.raises(exceptions.FileLocationError, match=str(tmp_path)):
+        ask("test-org/anyone:1.0.0", input_manifest=manifest, asynchronous=True)
