@@ -142,3 +142,13 @@ def test_best_effort_attributes_of_a_broken_question_allow_an_answer():
 @pytest.mark.parametrize("missing", ["question_uuid", "sender", "recipient"])
 def test_best_effort_attributes_need_who_asked(missing):
     assert best_effort_question_attributes(question_attributes(**{missing: None})) is None
+
+
+def test_octue_details_are_accepted():
+    """Octue 0.69 publishes timezone-aware datetimes and vars(LogRecord) with extra fields (e.g. taskName)."""
+    from tests.messaging.wire_examples import LOG_RECORD
+
+    log_record = {**LOG_RECORD, "log_record": {**LOG_RECORD["log_record"], "taskName": None, "analysis_id": "x"}}
+    parse_message(data(log_record), response_attributes(datetime="2024-04-11T10:46:48.236064+00:00"))
+    parse_message(data(QUESTION), question_attributes(datetime="2024-04-11T10:46:48.236064+00:00", cpus="2",
+                                                      memory="256Mi", ephemeral_storage="1Gi"))
