@@ -7,6 +7,7 @@ and the pipeline keeps serving. Questions of one bundle run on the worker's thre
 for them, so questions that arrive together are answered together.
 """
 
+import dataclasses
 import logging
 import time
 from typing import Any, Iterator
@@ -24,19 +25,25 @@ from octue_beam.pipeline.worker import Worker, WorkerConfig, get_worker
 logger = logging.getLogger(__name__)
 
 
-def answer_question(worker: Worker, question: dict) -> dict:
-    """Answer one checked question, publishing its events; return `{"event", "attributes"}` of the final event.
+@dataclasses.dataclass
+class Answered:
+    """A question whose final event was handed to the publisher (`future` resolves when Pub/Sub accepted it)."""
 
-    Never raises.
+    emitter: QuestionEmitter
+    final: dict
+    future: Any = None
+
+
+def answer_question(worker: Worker, question: dict) -> Answered:
+    """Answer one checked question, publishing its events; the final event's publish is not waited for here
+    (`complete` does that), so the thread is free for the next question at once. Never raises.
     """
     from octue_beam.service.context import question_context
 
     attributes = question["attributes"]
     event = question["event"]
     question_uuid = attributes["question_uuid"]
-    reply = response_attributes(attributes, __version__)
-    emitter = QuestionEmitter(worker.publisher, reply)
-    final: dict
+    emitter = QuestionEmitter(worker.publisher, response_attributes(attributes, __version__))
     try:
         emitter.send(events.delivery_acknowledgement())
         if attributes.get("forward_logs"):
@@ -67,26 +74,29 @@ def answer_question(worker: Worker, question: dict) -> dict:
         finally:
             worker.heartbeats.stop(question_uuid)
             worker.log_forwarder.unregister(question_uuid)
-        final = _publish_final(emitter, final, question_uuid)
-    except BaseException as error:  # noqa: BLE001 - e.g. publishing the acknowledgement failed
-        logger.exception("Could not answer question %s.", question_uuid)
-        final = events.exception(error)
-    return {"event": final, "attributes": emitter.attributes}
+        return Answered(emitter, final, emitter.finish(final))
+    except BaseException as error:  # noqa: BLE001 - e.g. the result could not be serialised
+        return Answered(emitter, events.exception(error))
 
 
-def _publish_final(emitter: QuestionEmitter, final: dict, question_uuid: str) -> dict:
-    """Publish the result (or exception); if that fails (e.g. a result too big for Pub/Sub), publish the error."""
+def complete(answered: Answered) -> dict:
+    """Wait until the final event is accepted by Pub/Sub; if it failed (e.g. a result too big for Pub/Sub, or not
+    serialisable), send an `exception` saying so. Returns `{"event", "attributes"}` of the final event sent."""
+    emitter, final = answered.emitter, answered.final
+    question_uuid = emitter.question_uuid
     try:
-        emitter.finish(final)
-        return final
+        if answered.future is None:  # handing the final event to the publisher failed: `final` says why
+            answered.future = emitter.finish(final)
+        answered.future.result(timeout=emitter.publish_timeout)
     except Exception as error:  # noqa: BLE001
         logger.exception("Could not publish the %s of question %s.", final.get("kind"), question_uuid)
-        if final.get("kind") == events.EXCEPTION and not isinstance(error, (TypeError, ValueError)):
-            raise
-        failure = events.exception(error)
-        failure["exception_message"] = f"The {final.get('kind')} could not be sent: {failure['exception_message']}"
-        emitter.finish(failure)
-        return failure
+        final = events.exception(error)
+        final["exception_message"] = f"The answer could not be sent: {final['exception_message']}"
+        try:
+            emitter.finish(final).result(timeout=emitter.publish_timeout)
+        except Exception:  # noqa: BLE001 - nothing more can be done; the parent will time out
+            logger.exception("Could not publish the exception of question %s either.", question_uuid)
+    return {"event": final, "attributes": emitter.attributes}
 
 
 class AnswerQuestion(beam.DoFn):
@@ -123,7 +133,7 @@ class AnswerQuestion(beam.DoFn):
         pending, self._pending = self._pending, []
         for future in pending:
             try:
-                final = future.result()
+                final = complete(future.result())
             except Exception:  # noqa: BLE001 - answer_question never raises; be safe anyway
                 logger.exception("A question's answering thread failed.")
                 continue

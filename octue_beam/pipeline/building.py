@@ -12,7 +12,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from octue_beam.pipeline.options import ServiceOptions, revision_tag_from
-from octue_beam.pipeline.runners import DATAFLOW_RUNNER, select_runner
+from octue_beam.pipeline.runners import DATAFLOW_RUNNER, LOCAL_RUNNER, select_runner
 from octue_beam.pipeline.transforms import (
     AnswerQuestions,
     CheckQuestions,
@@ -131,6 +131,10 @@ def add_service_transforms(pipeline: beam.Pipeline, plan: ServicePlan) -> Any:
 def build_service_pipeline(options: PipelineOptions, service: Any = None) -> tuple[beam.Pipeline, ServicePlan]:
     """The service's streaming pipeline (not yet run) and its plan."""
     plan = plan_service(options, service)
+    if plan.runner == LOCAL_RUNNER:
+        from octue_beam.pipeline.local_reads import set_local_pull_size
+
+        set_local_pull_size(options.view_as(ServiceOptions).local_pull_size)
     pipeline = beam.Pipeline(options=options)
     add_service_transforms(pipeline, plan)
     return pipeline, plan

@@ -44,11 +44,10 @@ class QuestionEmitter:
                 return False
 
     def finish(self, event: Mapping[str, Any]) -> Any:
-        """Publish the final event and wait until Pub/Sub accepted it (raises if it did not)."""
+        """Publish the final event (nothing of this question is sent after it); return the publish future."""
         with self._lock:
             self._finished = True
-            future = self.publisher.publish(event, self.attributes)
-        return future.result(timeout=self.publish_timeout)
+            return self.publisher.publish(event, self.attributes)
 
 
 class Heartbeats:

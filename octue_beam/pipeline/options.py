@@ -12,6 +12,7 @@ DEFAULT_HEARTBEAT_INTERVAL = 60.0
 DEFAULT_MAX_CONCURRENT_QUESTIONS = 10
 DEFAULT_MAX_MESSAGE_BYTES = 10_000_000
 DEFAULT_SEEN_QUESTIONS = 100_000
+DEFAULT_LOCAL_PULL_SIZE = 100
 DEFAULT_SEEN_TTL = 24 * 3600.0
 REVISION_TAG_VARIABLE = "OCTUE_SERVICE_REVISION_TAG"
 
@@ -75,6 +76,12 @@ class ServiceOptions(PipelineOptions):
             type=float,
             default=DEFAULT_SEEN_TTL,
             help="Seconds a seen question is remembered for duplicate detection (default: 86400).",
+        )
+        parser.add_argument(
+            "--local_pull_size",
+            type=int,
+            default=DEFAULT_LOCAL_PULL_SIZE,
+            help="Messages per Pub/Sub pull on the local runner (Beam's default is 10; default here: 100).",
         )
         parser.add_argument(
             "--use_id_label",

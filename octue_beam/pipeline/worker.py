@@ -78,10 +78,10 @@ class Worker:
         """The EventPublisher of the services topic (created on first use)."""
         with self._lock:
             if self._publisher is None:
-                from octue_beam.messaging.pubsub import EventPublisher
+                from octue_beam.pipeline.publishing import OrderedBatchPublisher
 
                 project, topic = split_resource(self.config.services_topic, self.config.project, "topics")
-                self._publisher = EventPublisher(project, topic)
+                self._publisher = OrderedBatchPublisher(project, topic)
             return self._publisher
 
 
