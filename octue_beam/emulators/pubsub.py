@@ -98,13 +98,30 @@ class PubSubEmulator:
         return {"PUBSUB_EMULATOR_HOST": self.host_port}
 
     def start(self) -> "PubSubEmulator":
-        """Start the emulator and wait until it serves requests; raise EmulatorStartError otherwise."""
+        """Start the emulator and wait until it serves requests; raise EmulatorStartError otherwise.
+
+        With port 0, a free port is chosen; if another program takes it first, up to two other ports are tried.
+        """
+        choose_port = not self.port
+        for attempt in range(3):
+            try:
+                return self._start_once(choose_port)
+            except EmulatorStartError as error:
+                port_taken = "already in use" in str(error) or "BindException" in str(error)
+                if not (choose_port and port_taken and attempt < 2):
+                    raise
+                self.port = 0
+        raise AssertionError("unreachable")
+
+    def _start_once(self, choose_port: bool) -> "PubSubEmulator":
         with self._lock:
             if self._process is not None:
                 return self
             command = find_emulator_command()
-            if not self.port:
+            if choose_port:
                 self.port = free_port(self.host)
+            self._output.clear()
+            self._ready.clear()
             self._data_dir = tempfile.mkdtemp(prefix="octue-beam-pubsub-")
             command = [*command, f"--host={self.host}", f"--port={self.port}", f"--data-dir={self._data_dir}"]
             self._process = subprocess.Popen(
@@ -117,7 +134,9 @@ class PubSubEmulator:
                 start_new_session=True,  # own process group, so stop() can kill Java's children too
             )
             atexit.register(self.stop)
-            threading.Thread(target=self._read_output, name="pubsub-emulator-output", daemon=True).start()
+            threading.Thread(
+                target=self._read_output, args=(self._process,), name="pubsub-emulator-output", daemon=True
+            ).start()
         try:
             self._wait_until_ready()
         except BaseException:
@@ -128,13 +147,15 @@ class PubSubEmulator:
             os.environ[key] = value
         return self
 
-    def _read_output(self) -> None:
-        process = self._process
-        assert process is not None and process.stdout is not None
-        for line in process.stdout:
-            self._output.append(line.rstrip("\n"))
-            if READY_LINE in line:
-                self._ready.set()
+    def _read_output(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                self._output.append(line.rstrip("\n"))
+                if READY_LINE in line:
+                    self._ready.set()
+        except (ValueError, OSError):  # the pipe was closed by stop()
+            pass
 
     def _output_tail(self) -> str:
         return "\n".join(list(self._output)[-30:]) or "(no output)"
@@ -147,6 +168,11 @@ class PubSubEmulator:
                 time.sleep(0.2)  # let the reader thread collect the last lines
                 raise EmulatorStartError(
                     f"The Pub/Sub emulator exited (code {code}) before it started on {self.host_port}. "
+                    f"Its last output:\n{self._output_tail()}"
+                )
+            if any("BindException" in line or "Address already in use" in line for line in list(self._output)):
+                raise EmulatorStartError(
+                    f"The Pub/Sub emulator could not listen on {self.host_port}: the port is already in use. "
                     f"Its last output:\n{self._output_tail()}"
                 )
             if time.monotonic() > deadline:

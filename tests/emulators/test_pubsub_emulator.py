@@ -124,3 +124,19 @@ def test_local_emulators_start_storage_beside_a_configured_pubsub_emulator(pubsu
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
     with local_emulators() as local:
         assert local.started == ["storage"]
+
+
+def test_a_taken_port_is_reported(pubsub_emulator):
+    emulator = PubSubEmulator(port=pubsub_emulator.port, start_timeout=30)
+    with pytest.raises(EmulatorStartError, match="the port is already in use"):
+        emulator.start()
+    assert not emulator.running
+
+
+def test_another_port_is_tried_when_the_chosen_one_is_taken(pubsub_emulator, monkeypatch):
+    ports = iter([pubsub_emulator.port])
+    real_free_port = pubsub_emulator_module.free_port
+    monkeypatch.setattr(pubsub_emulator_module, "free_port", lambda host: next(ports, None) or real_free_port(host))
+    with PubSubEmulator() as emulator:
+        assert emulator.port != pubsub_emulator.port
+        assert emulator.running
