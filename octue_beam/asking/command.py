@@ -91,8 +91,13 @@ def handle_ask(args: argparse.Namespace) -> int:
         output: dict[str, Any] = {"question_uuid": question_uuid}
     else:
         output = {"question_uuid": question_uuid, **answer}
-    print(serialisation.dumps(output, indent=2))
-    sys.stdout.flush()
+    try:
+        print(serialisation.dumps(output, indent=2))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
