@@ -12,6 +12,7 @@ metadata is fetched lazily too, and not at all when a Dataset already listed it.
 import datetime
 import logging
 import os
+import re
 import uuid
 from typing import Any
 
@@ -30,10 +31,15 @@ METADATA_ATTRIBUTES = ("id", "timestamp", "tags", "labels")
 _MODIFYING_MODES = set("wax+")
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def check_id(value: Any) -> str:
     """A UUID as a string; a new one for None; InvalidInputException for anything else."""
     if value is None:
         return str(uuid.uuid4())
+    if isinstance(value, str) and _CANONICAL_UUID.match(value):
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     try:
@@ -97,10 +103,10 @@ class Datafile:
         if not isinstance(path, (str, os.PathLike)):
             raise InvalidInputException(f"A Datafile path must be a string; got {path!r}.")
         path = os.fspath(path)
-        self._id = check_id(id)
+        self._id = None if id is None else check_id(id)
         self._timestamp = to_timestamp(timestamp)
-        self._tags = TagDict(tags)
-        self._labels = LabelSet(labels)
+        self._tags = TagDict(tags) if tags else TagDict()
+        self._labels = LabelSet(labels) if labels else LabelSet()
         self._name = name
         self._ignore_stored_metadata = ignore_stored_metadata
         self._open_attributes = {"mode": mode, "update_metadata": update_metadata, **kwargs}
@@ -183,6 +189,8 @@ class Datafile:
     @property
     def id(self) -> str:
         self._ensure_stored_metadata()
+        if self._id is None:
+            self._id = str(uuid.uuid4())
         return self._id
 
     @property

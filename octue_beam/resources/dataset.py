@@ -71,7 +71,9 @@ class Dataset:
         if isinstance(files, (str, dict)):
             raise InvalidInputException(f"`files` must be an iterable of Datafiles, paths or dicts; got {files!r}.")
         if files:
+            self._directory_records: dict = {}
             self._files = FilterSet(self._instantiate_datafile(file) for file in files)
+            del self._directory_records
             self._pending_metadata = any(not file._stored_loaded for file in self._files)
             self._instantiated_from_files_argument = True
             return
@@ -91,7 +93,16 @@ class Dataset:
         if isinstance(file, Datafile):
             return file
         if isinstance(file, (str, os.PathLike)):
-            return Datafile(os.fspath(file), ignore_stored_metadata=self._ignore_stored_metadata)
+            file = os.fspath(file)
+            records = getattr(self, "_directory_records", None)
+            if records is not None and not self._ignore_stored_metadata and not storage_path.is_cloud_path(file):
+                # Read each folder's `.octue` once for the whole list of files.
+                file = os.path.abspath(file)
+                directory, name = os.path.split(file)
+                if directory not in records:
+                    records[directory] = local_metadata.load(os.path.join(directory, METADATA_FILENAME)).get("datafiles") or {}
+                return Datafile(file, _stored_metadata=records[directory].get(name) or {})
+            return Datafile(file, ignore_stored_metadata=self._ignore_stored_metadata)
         if isinstance(file, dict):
             return Datafile.deserialise(file)
         raise InvalidInputException(f"A dataset file must be a Datafile, a path or a serialised datafile; got {file!r}.")

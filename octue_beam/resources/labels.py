@@ -9,8 +9,13 @@ from octue_beam.exceptions import InvalidLabelException
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*(?<!-)$")
 
 
+_known_valid: set = set()
+
+
 def check_label(label: Any) -> str:
     """Return the label (stripped) if valid, else raise InvalidLabelException saying why."""
+    if isinstance(label, str) and label in _known_valid:
+        return label
     if not isinstance(label, str):
         raise InvalidLabelException(f"Labels must be strings; got {label!r} ({type(label).__name__}).")
     cleaned = label.strip()
@@ -19,6 +24,8 @@ def check_label(label: Any) -> str:
             f"Invalid label {cleaned!r}. Labels contain only lowercase letters 'a-z', digits '0-9' and '-', and "
             "neither start nor end with '-'."
         )
+    if cleaned == label and len(_known_valid) < 100_000:
+        _known_valid.add(label)
     return cleaned
 
 

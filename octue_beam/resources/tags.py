@@ -8,13 +8,20 @@ from octue_beam.exceptions import InvalidTagException
 TAG_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*(?<!_)$")
 
 
+_known_valid: set = set()
+
+
 def check_tag_name(name: Any) -> str:
     """Return `name` if it is a valid tag name, else raise InvalidTagException saying why."""
+    if isinstance(name, str) and name in _known_valid:
+        return name
     if not isinstance(name, str) or not TAG_NAME_PATTERN.match(name):
         raise InvalidTagException(
             f"Invalid tag name {name!r}. Tag names contain only lowercase letters 'a-z', digits '0-9' and '_', and "
             "neither start nor end with '_'."
         )
+    if len(_known_valid) < 100_000:
+        _known_valid.add(name)
     return name
 
 
@@ -33,8 +40,11 @@ class TagDict(dict):
 
     def update(self, tags: Any = (), **kwargs: Any) -> None:  # type: ignore[override]
         items: Iterable = tags.items() if hasattr(tags, "items") else tags
-        for name, value in list(items) + list(kwargs.items()):
-            self[name] = value
+        set_item = dict.__setitem__
+        for name, value in items:
+            set_item(self, check_tag_name(name), value)
+        for name, value in kwargs.items():
+            set_item(self, check_tag_name(name), value)
 
     def setdefault(self, name: str, value: Any = None) -> Any:  # type: ignore[override]
         if name not in self:
