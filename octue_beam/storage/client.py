@@ -59,15 +59,28 @@ def _make_client(project: str | None, host: str | None) -> Any:
     if host:
         from google.auth.credentials import AnonymousCredentials
 
-        return storage.Client(project=project or LOCAL_PROJECT, credentials=AnonymousCredentials())
+        return _with_larger_pool(storage.Client(project=project or LOCAL_PROJECT, credentials=AnonymousCredentials()))
     try:
-        return storage.Client(project=project)
+        return _with_larger_pool(storage.Client(project=project))
     except Exception as error:  # google.auth.exceptions.DefaultCredentialsError, OSError, ...
         raise CloudStorageError(
             f"Could not create a Cloud Storage client ({type(error).__name__}: {error}). Set up Application Default "
             f"Credentials (`gcloud auth application-default login`) or set {EMULATOR_HOST_VARIABLE} to use the local "
             "emulator."
         ) from error
+
+
+def _with_larger_pool(client: Any) -> Any:
+    """Let as many connections as transfer threads stay open (requests keeps 10 per host by default)."""
+    try:
+        import requests.adapters
+
+        adapter = requests.adapters.HTTPAdapter(pool_connections=32, pool_maxsize=32)
+        client._http.mount("https://", adapter)
+        client._http.mount("http://", adapter)
+    except Exception:  # noqa: BLE001 - an optimisation only
+        logger.debug("Could not enlarge the Cloud Storage connection pool.", exc_info=True)
+    return client
 
 
 def reset_clients() -> None:
