@@ -214,9 +214,9 @@ def _print_ready(plan: Any, local: Any) -> None:
     prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in environment.items())
     values = json.dumps(example_input_values(plan.service))
     started = ", ".join(local.started) or "nothing (using what is configured)"
-    print(f"Service {plan.sruid} {READY_MESSAGE}: answering questions from {plan.subscription_path} on {plan.runner}.")
+    print(f"Service {plan.sruid}: answering questions from {plan.subscription_path} on {plan.runner}.")
     print(f"  SRUID: {plan.sruid}")
     print(f"  emulators started here: {started}")
     print("  Ask it from another shell:")
     print(f"    {prefix} python -m octue_beam ask {plan.sruid} --input-values {shlex.quote(values)}")
-    print("  Stop with Ctrl-C.", flush=True)
+    print(f"Service {plan.sruid} {READY_MESSAGE} (stop it with Ctrl-C).", flush=True)

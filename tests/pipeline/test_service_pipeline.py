@@ -231,3 +231,42 @@ def test_questions_that_arrive_together_are_answered_concurrently(wire):
         spans.append((times[0], times[-1]))  # from acknowledgement to result, as stamped by the service
     most_at_once = max(sum(start <= moment < end for start, end in spans) for moment, _ in spans)
     assert most_at_once >= 5, spans
+
+
+def test_a_question_exactly_as_octue_069_sends_it_is_answered_with_its_tree_attributes(wire):
+    """Attributes as Octue's QuestionAttributes serialise them (M's recorded example), for a non-root question."""
+    from tests.messaging.wire_examples import question_attributes as octue_attributes
+
+    listener, publisher = wire
+    question_uuid, parent_question_uuid, originator_question_uuid = (str(uuid.uuid4()) for _ in range(3))
+    attributes = octue_attributes(
+        question_uuid=question_uuid,
+        parent_question_uuid=parent_question_uuid,
+        originator_question_uuid=originator_question_uuid,
+        parent=PARENT,
+        originator="octue/originator:1.0.0",
+        sender=PARENT,
+        recipient=SRUID,
+        forward_logs="0",
+    )
+    data = json.dumps({"kind": "question", "input_values": {"action": "echo", "value": {"nested": [1.5, None]}}}).encode()
+    publisher.publish_raw(data, attributes, ordering_key=question_uuid, wait=True)
+
+    received = listener.wait_for_final(question_uuid)
+    assert_ordered(received)
+    assert_valid_wire_events(received)
+    result = received[-1]
+    assert result["event"]["output_values"] == {"action": "echo", "value": {"nested": [1.5, None]}}
+    for key, value in {
+        "question_uuid": question_uuid,
+        "parent_question_uuid": parent_question_uuid,
+        "originator_question_uuid": originator_question_uuid,
+        "parent": PARENT,
+        "originator": "octue/originator:1.0.0",
+        "sender": SRUID,
+        "recipient": PARENT,
+        "sender_type": "CHILD",
+        "retry_count": "0",
+    }.items():
+        assert result["attributes"][key] == value, key
+    assert len({event["attributes"]["uuid"] for event in received}) == len(received)  # a new uuid per event

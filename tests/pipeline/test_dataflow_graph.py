@@ -1,0 +1,65 @@
+"""The service pipeline's graph builds for Dataflow offline (`--dry_run True`), with the options a Flex Template
+passes; and runner selection maps DirectRunner onto the BundleBasedDirectRunner."""
+
+import subprocess
+import sys
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from octue_beam.pipeline import ServiceOptions, build_service_pipeline, resolve_runner_name, select_runner
+from tests.pipeline.serving import FIXTURES, REPOSITORY
+
+DATAFLOW_DRY_RUN = [
+    "--runner", "DataflowRunner", "--dry_run", "True", "--no_auth", "--project", "my-project",
+    "--region", "europe-west1", "--temp_location", "gs://valid-bucket-name/tmp",
+]
+
+
+def test_fractal_graph_builds_for_dataflow_offline():
+    options = PipelineOptions([*DATAFLOW_DRY_RUN, "--service_dir", str(REPOSITORY / "examples" / "fractal"),
+                               "--dead_letter_topic", "dead-letters", "--heartbeat_interval", "30"])
+    pipeline, plan = build_service_pipeline(options)
+    result = pipeline.run()
+
+    assert plan.sruid == "octue-beam-examples/fractal:local"
+    assert plan.subscription_path == "projects/my-project/subscriptions/octue-beam-examples.fractal.local"
+    assert plan.topic_path == "projects/my-project/topics/main.octue.twined.services"
+    assert plan.id_label == "uuid"  # Pub/Sub dedup where the runner supports it
+    assert options.view_as(StandardOptions).streaming
+    names = {t.unique_name for t in result.job.proto_pipeline.components.transforms.values()}
+    for stage in ("ReadQuestions", "CheckQuestions", "AnswerQuestions", "RecordAnswers", "RejectMessages", "WriteDeadLetters"):
+        assert stage in names, sorted(names)
+    assert plan.worker.heartbeat_interval == 30
+
+
+def test_flex_template_launch_file_builds_and_exits():
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "pipelines" / "launch.py"), *DATAFLOW_DRY_RUN,
+         "--service_dir", str(FIXTURES / "behaviours"), "--revision_tag", "1.2.0", "--max_concurrent_questions", "4"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "octue-beam-tests/behaviours:1.2.0" in completed.stderr
+
+
+def test_every_service_option_is_a_declared_pipeline_option():
+    options = PipelineOptions(["--service_dir", "x", "--revision_tag", "t", "--services_topic", "topic", "--subscription", "s",
+                               "--heartbeat_interval", "5", "--max_concurrent_questions", "3", "--dead_letter_topic", "d",
+                               "--max_message_bytes", "1000", "--local_pull_size", "20"])
+    service = options.view_as(ServiceOptions)
+    assert (service.heartbeat_interval, service.max_concurrent_questions, service.max_message_bytes) == (5.0, 3, 1000)
+    assert ServiceOptions([]).view_as(ServiceOptions).heartbeat_interval == 60
+
+
+@pytest.mark.parametrize("given, used", [(None, "BundleBasedDirectRunner"), ("DirectRunner", "BundleBasedDirectRunner"),
+                                         ("PrismRunner", "BundleBasedDirectRunner"), ("DataflowRunner", "DataflowRunner")])
+def test_runner_selection(given, used):
+    options = PipelineOptions([] if given is None else ["--runner", given])
+    assert select_runner(options) == used
+    assert options.view_as(StandardOptions).streaming
+
+
+def test_an_unsupported_runner_is_a_clear_error():
+    with pytest.raises(ValueError, match="FlinkRunner"):
+        resolve_runner_name("FlinkRunner")

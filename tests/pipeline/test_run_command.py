@@ -1,0 +1,62 @@
+"""`python -m octue_beam run` locally: the embedded default starts (and stops) its own emulators; a missing
+emulator is a clear error; duplicate detection forgets nothing it should remember."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+
+from octue_beam.pipeline.seen import SeenSet
+from tests.pipeline.serving import FIXTURES, REPOSITORY, ServiceProcess
+
+
+def _clean_environment() -> dict:
+    environment = dict(os.environ)
+    for name in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT"):
+        environment.pop(name, None)
+    return environment
+
+
+def _listening(host_port: str) -> bool:
+    host, port = host_port.rsplit(":", 1)
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def test_embedded_default_starts_emulators_prints_an_ask_command_and_stops_them(monkeypatch):
+    for name in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    service = ServiceProcess(FIXTURES / "behaviours", "--revision-tag", "embedded").start()
+    try:
+        output = service.log()
+        assert "octue-beam-tests/behaviours:embedded" in output
+        command = re.search(r"PUBSUB_EMULATOR_HOST=(\S+) STORAGE_EMULATOR_HOST=(\S+) .*python -m octue_beam ask "
+                            r"octue-beam-tests/behaviours:embedded --input-values '(.*)'", output)
+        assert command, output
+        pubsub_host = command.group(1)
+        assert _listening(pubsub_host)
+    finally:
+        service.stop()
+    assert not _listening(pubsub_host)
+
+
+def test_missing_emulator_binary_is_a_clear_error():
+    environment = {**_clean_environment(), "OCTUE_BEAM_PUBSUB_EMULATOR": "/nonexistent/cloud-pubsub-emulator"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "octue_beam", "run", str(FIXTURES / "behaviours")],
+        cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 1
+    assert "gcloud components install pubsub-emulator" in completed.stderr
+
+
+def test_seen_set_remembers_duplicates_within_capacity_and_ttl():
+    seen = SeenSet(capacity=2, ttl=3600)
+    assert seen.add(("q1", 0)) and not seen.add(("q1", 0))
+    assert seen.add(("q1", 1))  # a retry is new
+    assert seen.add(("q2", 0))  # evicts the oldest
+    assert ("q1", 0) not in seen and ("q2", 0) in seen
+    expired = SeenSet(capacity=10, ttl=0)
+    assert expired.add("x") and expired.add("x")
