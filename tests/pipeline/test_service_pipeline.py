@@ -20,17 +20,56 @@ PARENT = "octue-beam-tests/parent:local"
 MAX_MESSAGE_BYTES = 20_000
 
 
+DEAD_LETTER_TOPIC = f"test.dead-letters.{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(scope="module")
-def service(pubsub_emulator):
+def dead_letters(pubsub_emulator):
+    """A subscription on the dead-letter topic the service is given (made before the service starts)."""
+    from octue_beam.messaging.pubsub import delete_subscription, ensure_subscription
+
+    project = os.environ["GOOGLE_CLOUD_PROJECT"]
+    name = ensure_subscription(project, DEAD_LETTER_TOPIC + ".reader", DEAD_LETTER_TOPIC, enable_message_ordering=False)
+    try:
+        yield name
+    finally:
+        delete_subscription(project, name)
+
+
+@pytest.fixture(scope="module")
+def service(pubsub_emulator, dead_letters):
     process = ServiceProcess(
         FIXTURES / "behaviours",
         "--heartbeat_interval", "0.3",
         "--max_message_bytes", str(MAX_MESSAGE_BYTES),
+        "--dead_letter_topic", DEAD_LETTER_TOPIC,
     ).start()
     try:
         yield process
     finally:
         process.stop()
+
+
+def pull_dead_letters(subscription, wanted, timeout=30):
+    """Dead letters (data, attributes) until one satisfies `wanted(attributes)`; all of them pulled so far."""
+    import time
+
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    letters = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            response = subscriber.pull(subscription=subscription, max_messages=50, timeout=5)
+            if response.received_messages:
+                subscriber.acknowledge(subscription=subscription, ack_ids=[m.ack_id for m in response.received_messages])
+            letters += [(m.message.data, dict(m.message.attributes)) for m in response.received_messages]
+            if any(wanted(attributes) for _, attributes in letters):
+                return letters
+        raise TimeoutError(f"No wanted dead letter within {timeout} s; got {letters}")
+    finally:
+        subscriber.close()
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +217,17 @@ def test_invalid_messages_get_an_exception_naming_the_problem(wire, service, mak
     assert_valid_wire_events(received)
     # and the service still answers
     assert kinds(listener.wait_for_final(ask(wire, {"action": "echo"})))[-1] == "result"
+
+
+def test_invalid_messages_go_to_the_dead_letter_topic_with_the_reason(wire, dead_letters):
+    _, publisher = wire
+    marker = str(uuid.uuid4())
+    # Addressed to the service but saying nothing about who asked: it cannot be answered, only dead-lettered.
+    publisher.publish_raw(b"garbage", {"recipient": SRUID, "marker": marker}, wait=True)
+    letters = pull_dead_letters(dead_letters, lambda attributes: attributes.get("marker") == marker)
+    data, attributes = next((d, a) for d, a in letters if a.get("marker") == marker)
+    assert data == b"garbage"
+    assert "lacks the required attribute" in attributes["octue_beam_rejection_reason"]
 
 
 def test_a_duplicate_delivery_is_answered_once_and_a_retry_again(wire):
