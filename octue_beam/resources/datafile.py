@@ -475,7 +475,7 @@ class Datafile:
         if not self._local_path:
             raise CloudLocationNotSpecified(f"{self!r} has no local copy to record metadata beside.")
         entry = self.metadata(use_octue_namespace=False)
-        name = os.path.basename(self._local_path)
+        name = self.name  # Octue keys the entry by the datafile name
 
         def change(records: dict) -> None:
             records.setdefault("datafiles", {})
