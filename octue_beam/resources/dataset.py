@@ -495,6 +495,15 @@ class Dataset:
 
     from_primitive = deserialise
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_pending_lock", None)  # locks cannot be pickled (e.g. by Beam)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._pending_lock = threading.Lock()
+
     def __repr__(self) -> str:
         return f"<Dataset({self.name!r})>"
 

@@ -124,3 +124,13 @@ def test_to_cloud_from_cloud_download_and_signed_urls(tmp_path, test_bucket):
     assert sorted(file.name for file in files) == ["a.csv", "b.csv"]
     with files.one(name="a.csv").open() as f:
         assert f.read() == "a"
+
+
+def test_manifests_can_be_pickled(tmp_path):
+    import pickle
+
+    (tmp_path / "a.csv").write_text("a")
+    manifest = Manifest(datasets={"d": Dataset(files=[str(tmp_path / "a.csv")], path=str(tmp_path))})
+    again = pickle.loads(pickle.dumps(manifest))
+    assert again.serialise() == manifest.serialise()
+    assert again.get_dataset("d").files.one().name == "a.csv"
