@@ -1,6 +1,13 @@
-"""One per-process folder for temporary local copies (downloads, outputs), deleted at exit or on demand."""
+"""One per-process folder for temporary local copies (downloads, outputs), deleted at exit or on demand.
+
+A long-running worker answering many questions should wrap each question in `with cache.scope(question_uuid):`:
+temporary copies made while it runs (in this thread, or in transfer threads it starts) go under a sub-folder that
+is deleted when the scope ends, so the disk does not fill up.
+"""
 
 import atexit
+import contextlib
+import contextvars
 import os
 import shutil
 import tempfile
@@ -9,6 +16,7 @@ import uuid
 
 _lock = threading.Lock()
 _root: str | None = None
+_scope: contextvars.ContextVar[str | None] = contextvars.ContextVar("octue_beam_cache_scope", default=None)
 
 
 def cache_root() -> str:
@@ -21,9 +29,28 @@ def cache_root() -> str:
         return _root
 
 
+def current_folder() -> str:
+    """The folder new temporary copies go to: the current scope's folder, else the cache root."""
+    return _scope.get() or cache_root()
+
+
+@contextlib.contextmanager
+def scope(name: str | None = None):
+    """Put temporary copies made inside the block under their own folder, deleted when the block ends."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (name or "")) or uuid.uuid4().hex
+    folder = os.path.join(cache_root(), f"scope-{safe}-{uuid.uuid4().hex[:8]}")
+    os.makedirs(folder)
+    token = _scope.set(folder)
+    try:
+        yield folder
+    finally:
+        _scope.reset(token)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def new_directory(name: str | None = None) -> str:
     """A new empty folder inside the cache folder (optionally ending in `name`)."""
-    path = os.path.join(cache_root(), uuid.uuid4().hex)
+    path = os.path.join(current_folder(), uuid.uuid4().hex)
     if name:
         path = os.path.join(path, name)
     os.makedirs(path)

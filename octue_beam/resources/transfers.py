@@ -1,6 +1,7 @@
 """Running many file transfers at once: a thread pool with a progress bar when a terminal is attached."""
 
 import concurrent.futures
+import contextvars
 import sys
 from typing import Any, Callable, Iterable
 
@@ -31,7 +32,9 @@ def run_in_threads(function: Callable[[Any], Any], items: Iterable, description:
                     progress.update(1)
             return results
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="octue-beam-transfer") as pool:
-            futures = {pool.submit(function, item): index for index, item in enumerate(items)}
+            # Each task runs in a copy of the caller's context (e.g. its cache scope).
+            context = contextvars.copy_context()
+            futures = {pool.submit(context.copy().run, function, item): index for index, item in enumerate(items)}
             try:
                 for future in concurrent.futures.as_completed(futures):
                     results[futures[future]] = future.result()

@@ -199,3 +199,15 @@ def test_octue_style_signed_dataset_without_file_metadata(local_dataset_folder, 
     assert signed.files.one(name="b.csv").hash_value == hash_bytes(b"3,4")
     # Listing the dataset prefix again skips the signed metadata documents.
     assert ".signed_metadata_files" not in " ".join(file.cloud_path for file in Dataset(target).files)
+
+
+def test_cache_scope_deletes_copies_made_inside_it(local_dataset_folder, test_bucket):
+    target = prefix(test_bucket)
+    Dataset(str(local_dataset_folder)).upload(target)
+    with cache.scope("question-1") as folder:
+        downloaded = Dataset(target).download()
+        single = Dataset(target).files.one(name="a.csv").local_path
+        assert downloaded.startswith(folder) and single.startswith(folder)
+        assert os.path.exists(os.path.join(downloaded, "sub", "c.dat"))
+    assert not os.path.exists(folder) and not os.path.exists(single)
+    assert not cache.current_folder().startswith(folder)
