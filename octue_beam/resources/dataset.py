@@ -66,9 +66,7 @@ class Dataset:
         self._cloud_metadata: dict = {}
         self._instantiated_from_files_argument = False
 
-        if files is not None and not (isinstance(files, (list, tuple, set, frozenset)) or hasattr(files, "__iter__")):
-            raise InvalidInputException(f"`files` must be an iterable of Datafiles, paths or dicts; got {files!r}.")
-        if isinstance(files, (str, dict)):
+        if files is not None and (isinstance(files, (str, dict)) or not hasattr(files, "__iter__")):
             raise InvalidInputException(f"`files` must be an iterable of Datafiles, paths or dicts; got {files!r}.")
         if files:
             self._directory_records: dict = {}
