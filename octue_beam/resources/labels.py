@@ -36,6 +36,13 @@ class LabelSet(set):
         if labels is None:
             super().__init__()
             return
+        if isinstance(labels, (set, frozenset, list, tuple)):
+            try:
+                if _known_valid.issuperset(labels):  # fast path: labels already checked before
+                    super().__init__(labels)
+                    return
+            except TypeError:
+                pass
         if isinstance(labels, str):
             try:
                 parsed = json.loads(labels)
