@@ -423,7 +423,9 @@ class Datafile:
             else:
                 info = client.upload_file(self.local_path, target, metadata=metadata)
         else:
-            existing = client.get_metadata(target)
+            # A listed cloud file without a local copy cannot have changed here: trust what the listing said.
+            known = self._cloud_info if self._local_path is None and self._cloud_info else None
+            existing = known if known is not None else client.get_metadata(target)
             if existing is None or (self._local_path and existing.get("crc32c") != self.hash_value):
                 info = client.upload_file(self.local_path, target, metadata=metadata)
             else:
