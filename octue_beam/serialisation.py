@@ -59,8 +59,24 @@ def loads(text: str | bytes, decode_types: bool = True) -> Any:
     return json.loads(text, object_hook=decode_tagged if decode_types else None)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _is_plain(obj: Any) -> bool:
+    if isinstance(obj, _PLAIN):
+        return True
+    if type(obj) is dict:
+        return all(type(key) is str and _is_plain(value) for key, value in obj.items())
+    if type(obj) is list:
+        return all(_is_plain(item) for item in obj)
+    return False
+
+
 def to_json_compatible(obj: Any) -> Any:
-    """Plain-JSON form of `obj` (sets/datetimes as tagged objects), as validated against schemas."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
+    """Plain-JSON form of `obj` (sets/datetimes as tagged objects), as validated against schemas.
+
+    Data that is already plain JSON (dicts, lists, strings, numbers, booleans, None) is returned as it is.
+    """
+    if _is_plain(obj):
         return obj
     return json.loads(dumps(obj))

@@ -5,9 +5,7 @@ raises; turning failures into `exception` events is the caller's job.
 """
 
 import logging
-import tempfile
 import uuid as uuid_module
-from pathlib import Path
 from typing import Any, Callable
 
 from octue_beam.service.analysis import Analysis
@@ -18,18 +16,13 @@ from octue_beam.service.loading import Service
 logger = logging.getLogger(__name__)
 
 
-def _prepare_output_manifest(service: Service, question_uuid: str) -> Any:
-    keys = service.twine.dataset_keys("output_manifest")
+def _prepare_output_manifest(service: Service) -> Any:
+    """One empty local dataset per output dataset of the twine (in the current cache scope), or None."""
     if "output_manifest" not in service.twine.available_strands:
         return None
-    from octue_beam.resources import Dataset, Manifest
+    from octue_beam.resources import Manifest
 
-    folder = Path(tempfile.mkdtemp(prefix=f"octue-beam-outputs-{question_uuid[:8]}-"))
-    datasets = {}
-    for key in keys:
-        (folder / key).mkdir(parents=True, exist_ok=True)
-        datasets[key] = Dataset(path=str(folder / key), name=key)
-    return Manifest(datasets=datasets)
+    return Manifest.prepare(service.twine.dataset_keys("output_manifest"))
 
 
 def _build_input_manifest(service: Service, primitive: Any, allow_local_files: bool) -> Any:
@@ -81,7 +74,7 @@ def answer(
             originator=originator,
         ),
         output_values={} if "output_values" in twine.available_strands else None,
-        output_manifest=_prepare_output_manifest(service, question_uuid),
+        output_manifest=_prepare_output_manifest(service),
         output_location=service.output_location,
         use_signed_urls_for_output_datasets=service.configuration.use_signed_urls_for_output_datasets,
         handle_monitor_message=handle_monitor_message,
