@@ -1,6 +1,6 @@
 """The service engine: a service compiled into a Beam streaming pipeline answering questions over Pub/Sub.
 
-    ReadQuestions -> CheckQuestions -> AnswerQuestions -> RecordAnswers
+    ReadQuestions -> CheckQuestions -> AnswerQuestions [-> RecordAnswers with --record_answers]
                          `-[invalid]-> RejectMessages -> WriteDeadLetters
 
 See docs/engine.md. `build_service_pipeline(options)` builds it; `python -m octue_beam run` runs it.

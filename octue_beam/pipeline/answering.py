@@ -113,6 +113,9 @@ class AnswerQuestion(beam.DoFn):
         self._worker = get_worker(self.config)
         self._answered = beam.metrics.Metrics.counter("octue_beam", "questions_started")
         self._duplicates = beam.metrics.Metrics.counter("octue_beam", "duplicate_questions")
+        self._outcomes = {
+            kind: beam.metrics.Metrics.counter("octue_beam", f"answers_{kind}") for kind in (events.RESULT, events.EXCEPTION)
+        }
 
     def start_bundle(self) -> None:
         self._pending = []
@@ -137,4 +140,7 @@ class AnswerQuestion(beam.DoFn):
             except Exception:  # noqa: BLE001 - answer_question never raises; be safe anyway
                 logger.exception("A question's answering thread failed.")
                 continue
+            counter = self._outcomes.get(final["event"].get("kind"))
+            if counter is not None:
+                counter.inc()
             yield GlobalWindows.windowed_value(final, timestamp=Timestamp.of(time.time()))

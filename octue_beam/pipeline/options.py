@@ -84,6 +84,14 @@ class ServiceOptions(PipelineOptions):
             help="Messages per Pub/Sub pull on the local runner (Beam's default is 10; default here: 100).",
         )
         parser.add_argument(
+            "--record_answers",
+            type=parse_bool,
+            nargs="?",
+            const=True,
+            default=False,
+            help="Apply the RecordAnswers branch to the final events (the place for an event store or other sinks).",
+        )
+        parser.add_argument(
             "--use_id_label",
             default=None,
             help=(
@@ -91,6 +99,16 @@ class ServiceOptions(PipelineOptions):
                 "elsewhere; the DirectRunner does not support it). Use 'none' to turn it off."
             ),
         )
+
+
+def parse_bool(value: object) -> bool:
+    """A boolean option value as Flex Template parameters give it (`true`/`false`, `1`/`0`, `yes`/`no`)."""
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true or false).")
 
 
 def revision_tag_from(options: PipelineOptions) -> str | None:

@@ -1,6 +1,6 @@
 """The stages of a service pipeline, one composite PTransform each:
 
-ReadQuestions -> CheckQuestions -> AnswerQuestions -> RecordAnswers, with broken messages going
+ReadQuestions -> CheckQuestions -> AnswerQuestions [-> RecordAnswers with --record_answers], with broken messages going
 CheckQuestions[invalid] -> RejectMessages -> WriteDeadLetters.
 """
 
@@ -57,17 +57,17 @@ class AnswerQuestions(beam.PTransform):
         return questions | "AnswerQuestion" >> beam.ParDo(AnswerQuestion(self.config))
 
 
-def _count_outcome(final: dict) -> dict:
-    kind = final["event"].get("kind", "unknown")
-    beam.metrics.Metrics.counter("octue_beam", f"answers_{kind}").inc()
+def _record(final: dict) -> dict:
+    attributes = final["attributes"]
+    logger.debug("Answered question %s with a %s.", attributes.get("question_uuid"), final["event"].get("kind"))
     return final
 
 
 class RecordAnswers(beam.PTransform):
-    """Counts results and exceptions (Beam metrics); the branch for an event store or other sinks."""
+    """The branch for an event store or other sinks of final events (AnswerQuestion already counts them)."""
 
     def expand(self, answers: Any) -> Any:
-        return answers | "CountOutcomes" >> beam.Map(_count_outcome)
+        return answers | "Record" >> beam.Map(_record)
 
 
 def _to_pubsub_message(letter: dict) -> PubsubMessage:

@@ -18,7 +18,8 @@ DATAFLOW_DRY_RUN = [
 
 def test_fractal_graph_builds_for_dataflow_offline():
     options = PipelineOptions([*DATAFLOW_DRY_RUN, "--service_dir", str(REPOSITORY / "examples" / "fractal"),
-                               "--dead_letter_topic", "dead-letters", "--heartbeat_interval", "30"])
+                               "--dead_letter_topic", "dead-letters", "--heartbeat_interval", "30",
+                               "--record_answers=true"])
     pipeline, plan = build_service_pipeline(options)
     result = pipeline.run()
 
@@ -46,10 +47,15 @@ def test_flex_template_launch_file_builds_and_exits():
 def test_every_service_option_is_a_declared_pipeline_option():
     options = PipelineOptions(["--service_dir", "x", "--revision_tag", "t", "--services_topic", "topic", "--subscription", "s",
                                "--heartbeat_interval", "5", "--max_concurrent_questions", "3", "--dead_letter_topic", "d",
-                               "--max_message_bytes", "1000", "--local_pull_size", "20"])
+                               "--max_message_bytes", "1000", "--local_pull_size", "20",
+                               "--record_answers=false", "--use_id_label", "none", "--seen_questions_capacity", "7",
+                               "--seen_questions_ttl", "9"])
     service = options.view_as(ServiceOptions)
     assert (service.heartbeat_interval, service.max_concurrent_questions, service.max_message_bytes) == (5.0, 3, 1000)
-    assert ServiceOptions([]).view_as(ServiceOptions).heartbeat_interval == 60
+    assert service.record_answers is False and service.seen_questions_capacity == 7
+    defaults = ServiceOptions([]).view_as(ServiceOptions)
+    assert (defaults.heartbeat_interval, defaults.record_answers) == (60, False)
+    assert PipelineOptions(["--record_answers"]).view_as(ServiceOptions).record_answers is True
 
 
 @pytest.mark.parametrize("given, used", [(None, "BundleBasedDirectRunner"), ("DirectRunner", "BundleBasedDirectRunner"),
