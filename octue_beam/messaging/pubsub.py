@@ -17,6 +17,7 @@ from google.api_core import exceptions as api_exceptions
 
 from octue_beam import serialisation
 from octue_beam.messaging.attributes import CHILD, PARENT, encode_attributes, refreshed
+from octue_beam.service.sruid import to_pub_sub_form
 
 logger = logging.getLogger(__name__)
 
@@ -45,23 +46,14 @@ def subscription_path(project: str, name: str) -> str:
     return f"projects/{project}/subscriptions/{name}"
 
 
-def sruid_to_pub_sub_form(sruid: str) -> str:
-    """Pub/Sub form of an SRUID: `/` and `:` become `.`, dots in the revision tag `-`: `my-org/my-svc:1.2.0` ->
-    `my-org.my-svc.1-2-0`. (Same as `octue_beam.service.sruid.to_pub_sub_form`, without importing the service
-    package; the SRUID is not validated here.)"""
-    name, _, revision_tag = sruid.partition(":")
-    converted = name.replace("/", ".")
-    return f"{converted}.{revision_tag.replace('.', '-')}" if revision_tag else converted
-
-
 def service_subscription_name(sruid: str) -> str:
     """Name of the subscription a serving child reads: the Pub/Sub form of its SRUID."""
-    return sruid_to_pub_sub_form(sruid)
+    return to_pub_sub_form(sruid)
 
 
 def answer_subscription_name(parent_sruid: str, suffix: str) -> str:
     """`<pub-sub form of parent SRUID>.answers.<suffix>` (Octue uses the question UUID as suffix)."""
-    return f"{sruid_to_pub_sub_form(parent_sruid)}.{ANSWERS_NAMESPACE}.{suffix}"
+    return f"{to_pub_sub_form(parent_sruid)}.{ANSWERS_NAMESPACE}.{suffix}"
 
 
 def service_subscription_filter(sruid: str) -> str:
