@@ -114,3 +114,26 @@ def parse_bool(value: object) -> bool:
 def revision_tag_from(options: PipelineOptions) -> str | None:
     """The revision tag: `--revision_tag`, else env OCTUE_SERVICE_REVISION_TAG, else None (load_service decides)."""
     return options.view_as(ServiceOptions).revision_tag or os.environ.get(REVISION_TAG_VARIABLE) or None
+
+
+def template_parameters() -> list[dict]:
+    """Flex Template metadata `parameters` for every ServiceOptions option (all optional; `name`, `label`, `helpText`).
+
+    Each is a declared pipeline option, so the launch file accepts it as `--<name>=<value>`.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    ServiceOptions._add_argparse_args(parser)
+    parameters = []
+    for action in parser._actions:  # argparse keeps no public list of its arguments
+        name = action.option_strings[0].lstrip("-") if action.option_strings else action.dest
+        parameters.append(
+            {
+                "name": name,
+                "label": name.replace("_", " ").capitalize(),
+                "helpText": action.help or "",
+                "isOptional": True,
+            }
+        )
+    return parameters

@@ -69,3 +69,15 @@ def test_runner_selection(given, used):
 def test_an_unsupported_runner_is_a_clear_error():
     with pytest.raises(ValueError, match="FlinkRunner"):
         resolve_runner_name("FlinkRunner")
+
+
+def test_template_parameters_name_every_service_option():
+    from octue_beam.pipeline.options import template_parameters
+
+    names = [parameter["name"] for parameter in template_parameters()]
+    for name in ("service_dir", "revision_tag", "services_topic", "subscription", "heartbeat_interval",
+                 "max_concurrent_questions", "dead_letter_topic", "max_message_bytes"):
+        assert name in names
+    # each parameter is accepted as a pipeline option in the form a Flex Template passes it
+    options = PipelineOptions([f"--{name}=1" for name in names if name not in ("service_dir",)])
+    assert options.view_as(ServiceOptions).heartbeat_interval == 1.0
