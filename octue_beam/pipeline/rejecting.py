@@ -6,6 +6,7 @@ parent gets an `exception` naming what is wrong at once.
 
 import base64
 import logging
+import threading
 from typing import Any, Iterator
 
 import apache_beam as beam
@@ -75,3 +76,51 @@ def log_dead_letter(letter: dict) -> None:
         shown,
         len(data),
     )
+
+
+_dead_letter_publishers: dict[str, Any] = {}
+_dead_letter_lock = threading.Lock()
+
+
+def _dead_letter_publisher(topic: str) -> Any:
+    """One publisher per dead-letter topic per process."""
+    from octue_beam.pipeline.publishing import OrderedBatchPublisher
+
+    with _dead_letter_lock:
+        publisher = _dead_letter_publishers.get(topic)
+        if publisher is None:
+            _, project, _, name = topic.split("/")
+            publisher = OrderedBatchPublisher(project, name)
+            _dead_letter_publishers[topic] = publisher
+        return publisher
+
+
+class PublishDeadLetters(beam.DoFn):
+    """Publishes dead letters to a topic; one that cannot be published is logged instead (nothing fails the bundle,
+    which the local runner would retry 4 times and then fail the pipeline, and Dataflow would retry forever)."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__()
+        self.topic = topic
+
+    def setup(self) -> None:
+        self._publisher = _dead_letter_publisher(self.topic)
+
+    def start_bundle(self) -> None:
+        self._pending: list = []
+
+    def process(self, letter: dict) -> None:
+        try:
+            self._pending.append((letter, self._publisher.publish_raw(letter["data"], letter["attributes"])))
+        except Exception:  # noqa: BLE001
+            logger.exception("Could not publish a dead letter to %s; logging it instead.", self.topic)
+            log_dead_letter(letter)
+
+    def finish_bundle(self) -> None:
+        pending, self._pending = self._pending, []
+        for letter, future in pending:
+            try:
+                future.result(timeout=60)
+            except Exception:  # noqa: BLE001
+                logger.exception("Could not publish a dead letter to %s; logging it instead.", self.topic)
+                log_dead_letter(letter)

@@ -8,11 +8,11 @@ import logging
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.gcp.pubsub import PubsubMessage, ReadFromPubSub, WriteToPubSub
+from apache_beam.io.gcp.pubsub import ReadFromPubSub
 
 from octue_beam.pipeline.answering import AnswerQuestion
 from octue_beam.pipeline.checking import INVALID, CheckMessage
-from octue_beam.pipeline.rejecting import RejectInvalid, log_dead_letter
+from octue_beam.pipeline.rejecting import PublishDeadLetters, RejectInvalid, log_dead_letter
 from octue_beam.pipeline.worker import WorkerConfig
 
 logger = logging.getLogger(__name__)
@@ -70,10 +70,6 @@ class RecordAnswers(beam.PTransform):
         return answers | "Record" >> beam.Map(_record)
 
 
-def _to_pubsub_message(letter: dict) -> PubsubMessage:
-    return PubsubMessage(data=letter["data"], attributes=letter["attributes"])
-
-
 class RejectMessages(beam.PTransform):
     """Answers broken questions with an `exception` when the sender is known; outputs dead letters."""
 
@@ -94,9 +90,5 @@ class WriteDeadLetters(beam.PTransform):
 
     def expand(self, letters: Any) -> Any:
         if self.topic:
-            return (
-                letters
-                | "ToPubsubMessage" >> beam.Map(_to_pubsub_message)
-                | "WriteToPubSub" >> WriteToPubSub(self.topic, with_attributes=True)
-            )
+            return letters | "Publish" >> beam.ParDo(PublishDeadLetters(self.topic))
         return letters | "Log" >> beam.Map(log_dead_letter)
