@@ -76,6 +76,9 @@ class Heartbeats:
     def stop(self, question_uuid: str) -> None:
         with self._condition:
             self._running.pop(question_uuid, None)
+            if len(self._due) > 2 * len(self._running) + 1000:  # drop entries of finished questions (bounded memory)
+                self._due = [entry for entry in self._due if entry[2] in self._running]
+                heapq.heapify(self._due)
 
     def _schedule(self, question_uuid: str, due: float) -> None:
         self._sequence += 1

@@ -11,9 +11,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 DEFAULT_HEARTBEAT_INTERVAL = 60.0
 DEFAULT_MAX_CONCURRENT_QUESTIONS = 10
 DEFAULT_MAX_MESSAGE_BYTES = 10_000_000
-DEFAULT_SEEN_QUESTIONS = 100_000
+DEFAULT_SEEN_QUESTIONS = 50_000
 DEFAULT_LOCAL_PULL_SIZE = 100
-DEFAULT_SEEN_TTL = 24 * 3600.0
+DEFAULT_SEEN_TTL = 3600.0
 REVISION_TAG_VARIABLE = "OCTUE_SERVICE_REVISION_TAG"
 
 
@@ -69,13 +69,13 @@ class ServiceOptions(PipelineOptions):
             "--seen_questions_capacity",
             type=int,
             default=DEFAULT_SEEN_QUESTIONS,
-            help="How many (question_uuid, retry_count) pairs each worker remembers to drop duplicates (default: 100000).",
+            help="How many (question_uuid, retry_count) pairs each worker remembers to drop duplicates (default: 50000).",
         )
         parser.add_argument(
             "--seen_questions_ttl",
             type=float,
             default=DEFAULT_SEEN_TTL,
-            help="Seconds a seen question is remembered for duplicate detection (default: 86400).",
+            help="Seconds a seen question is remembered for duplicate detection (default: 3600).",
         )
         parser.add_argument(
             "--local_pull_size",

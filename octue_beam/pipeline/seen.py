@@ -13,7 +13,7 @@ from typing import Hashable
 class SeenSet:
     """Remembers up to `capacity` keys for `ttl` seconds each; the oldest are forgotten first."""
 
-    def __init__(self, capacity: int = 100_000, ttl: float = 24 * 3600.0) -> None:
+    def __init__(self, capacity: int = 50_000, ttl: float = 3600.0) -> None:
         if capacity < 1:
             raise ValueError(f"SeenSet capacity must be at least 1, not {capacity}.")
         self.capacity = capacity

@@ -30,8 +30,8 @@ class WorkerConfig:
     heartbeat_interval: float = 60.0
     max_concurrent_questions: int = 10
     max_message_bytes: int = 10_000_000
-    seen_capacity: int = 100_000
-    seen_ttl: float = 24 * 3600.0
+    seen_capacity: int = 50_000
+    seen_ttl: float = 3600.0
     secrets_project: str | None = None  # load credentials from Secret Manager of this project (Dataflow only)
 
 
