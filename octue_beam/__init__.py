@@ -20,6 +20,8 @@ _PUBLIC = {
     "Dataset": "octue_beam.resources",
     "Manifest": "octue_beam.resources",
     "ask": "octue_beam.asking",
+    "ask_multiple": "octue_beam.asking",
+    "Child": "octue_beam.asking",
     "build_service_pipeline": "octue_beam.pipeline",
     "ServiceOptions": "octue_beam.pipeline",
     "exceptions": "octue_beam",

@@ -1,8 +1,25 @@
-"""Asking services questions over Pub/Sub: `ask(service_id, input_values, ...)` -> `(answer, question_uuid)`.
+"""Asking services questions over Pub/Sub.
+
+- `ask(service_id, input_values, ...)` -> `(answer, question_uuid)`;
+- `ask_multiple(questions, ...)` -> `[(answer, question_uuid), ...]` in question order;
+- `Child(id, ...)` with `ask` and `ask_multiple`;
+- `get_answer(question_uuid)` / `get_events(question_uuid)` / `forget(question_uuid)` for asynchronous questions.
 
 One answer subscription per asking process is shared by all its questions (`answers.AnswerListener`).
 """
 
 from octue_beam.asking.asking import ask, default_parent_sruid, resolve_project
+from octue_beam.asking.asynchronous import forget, get_answer, get_events
+from octue_beam.asking.child import Child
+from octue_beam.asking.multiple import ask_multiple
 
-__all__ = ["ask", "default_parent_sruid", "resolve_project"]
+__all__ = [
+    "Child",
+    "ask",
+    "ask_multiple",
+    "default_parent_sruid",
+    "forget",
+    "get_answer",
+    "get_events",
+    "resolve_project",
+]

@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -81,12 +82,13 @@ class AnswerListener:
             logger.debug("Listening for answers to %s on %r.", self.parent_sruid, self.subscription_path)
         return self
 
-    def register(self, question_uuid: str) -> queue.Queue:
-        """A queue that will receive `(event, attributes)` of the question. Register BEFORE asking."""
+    def register(self, question_uuid: str, events: queue.Queue | None = None) -> queue.Queue:
+        """The queue that will receive `(event, typed_attributes, data, arrival_monotonic_time)` items of the question
+        (`events` if given: several questions may share one queue). Register BEFORE asking."""
         with self._lock:
             if question_uuid in self._queues:
                 raise ValueError(f"Question {question_uuid} is already being waited for in this process.")
-            events: queue.Queue = queue.Queue()
+            events = queue.Queue() if events is None else events
             self._queues[question_uuid] = events
             if self.failure is not None:
                 events.put(ListenerFailed(self.failure))
@@ -95,6 +97,10 @@ class AnswerListener:
     def unregister(self, question_uuid: str) -> None:
         with self._lock:
             self._queues.pop(question_uuid, None)
+
+    def is_registered(self, question_uuid: str) -> bool:
+        with self._lock:
+            return question_uuid in self._queues
 
     def _on_message(self, message: Any) -> None:
         message.ack()
@@ -119,7 +125,7 @@ class AnswerListener:
                 error,
             )
             return
-        events.put((event, typed, message.data))
+        events.put((event, typed, message.data, time.monotonic()))
 
     def _on_stopped(self, future: Any) -> None:
         if self._closed:

@@ -2,33 +2,32 @@
 
 Differences from Octue's `Child.ask` (on purpose):
 - one answer subscription per asking process, shared by all its questions (Octue makes one per question);
-- the heartbeat clock starts when the question is sent, and ANY event (not only heartbeats) proves the child is
-  alive, so a slow start does not time out as long as the child acknowledged the question;
+- a slow start is not timed out: until the child's delivery acknowledgement the question waits up to
+  `delivery_acknowledgement_timeout`; `maximum_heartbeat_interval` applies from the acknowledgement on, and ANY
+  event (not only heartbeats) proves the child is alive;
+- retries apply whenever `max_retries > 0` (Octue retries only with `raise_errors=False`);
 - the question is validated against the wire schema before it is sent;
 - duplicate deliveries of an event are ignored (by event `uuid`).
 """
 
 import functools
 import logging
-import math
 import os
 import queue
 import threading
-import time
 import uuid as uuid_module
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence
 
 from google.api_core import exceptions as api_exceptions
 
 from octue_beam import __version__, serialisation
-from octue_beam.asking.answers import ListenerFailed, get_listener
-from octue_beam.asking.remote_errors import remote_exception
+from octue_beam.asking.answers import AnswerListener, get_listener
+from octue_beam.asking.questions import Question, RetryPolicy
+from octue_beam.asking.waiting import Waiter
 from octue_beam.exceptions import (
     CloudLocationNotSpecified,
     FileLocationError,
     InvalidEvent,
-    InvalidServiceID,
-    QuestionTimeout,
     ServiceNotFound,
 )
 from octue_beam.messaging import events as event_builders
@@ -85,6 +84,10 @@ def _publisher(project: str, topic_name: str | None) -> pubsub.EventPublisher:
         return _publishers[key]
 
 
+DEFAULT_DELIVERY_ACKNOWLEDGEMENT_TIMEOUT = 3600
+DEFAULT_MAXIMUM_HEARTBEAT_INTERVAL = 360
+
+
 def ask(
     service_id: str,
     input_values: Any = None,
@@ -92,47 +95,130 @@ def ask(
     *,
     children: list[dict] | None = None,
     timeout: float | None = 86400,
-    maximum_heartbeat_interval: float | None = 360,
+    maximum_heartbeat_interval: float | None = DEFAULT_MAXIMUM_HEARTBEAT_INTERVAL,
+    delivery_acknowledgement_timeout: float | None = DEFAULT_DELIVERY_ACKNOWLEDGEMENT_TIMEOUT,
     asynchronous: bool = False,
     question_uuid: str | None = None,
     handle_monitor_message: Callable[[Any], None] | None = None,
     subscribe_to_logs: bool = True,
     save_diagnostics: str = SAVE_DIAGNOSTICS_ON_CRASH,
+    max_retries: int = 0,
+    prevent_retries_when: Sequence[type[BaseException]] | None = None,
+    raise_errors: bool = True,
+    log_errors: bool = True,
     retry_count: int = 0,
     parent_sruid: str | None = None,
     parent_question_uuid: str | None = None,
     originator_question_uuid: str | None = None,
     originator: str | None = None,
     project: str | None = None,
+    service_registries: list[dict] | None = None,
     record_events: list | None = None,
     allow_local_files: bool = False,
+    use_signed_urls: bool = False,
     cpus: int | None = None,
     memory: str | None = None,
     ephemeral_storage: str | None = None,
     topic_name: str | None = None,
-) -> tuple[dict[str, Any] | None, str]:
-    """Ask the service `service_id` (a full SRUID) a question; return `(answer, question_uuid)`.
+) -> tuple[Any, str]:
+    """Ask the service `service_id` a question; return `(answer, question_uuid)`.
 
-    `answer` is `{"output_values": ..., "output_manifest": Manifest | None}`, or None when `asynchronous` (the
-    question is only sent). Raises the child's exception (re-created by type name, message and remote traceback)
-    if it failed, and QuestionTimeout if no answer arrives within `timeout` seconds or no event at all arrives for
-    `maximum_heartbeat_interval` seconds. Forwarded logs are re-emitted through Python logging, prefixed with
-    `[<child SRUID> | <question uuid>]`; monitor messages go to `handle_monitor_message(data)`; every event
-    received is appended to `record_events` (a list) as `{"event": ..., "attributes": ...}`.
+    `answer` is `{"output_values": ..., "output_manifest": Manifest | None}`; None when `asynchronous` (the question
+    is sent and its events are buffered: read them with `octue_beam.asking.get_answer` / `get_events`).
+
+    A failed attempt (the child's exception, re-created by type name, message and remote traceback, or a
+    QuestionTimeout) is retried up to `max_retries` times with the same question UUID and `retry_count` + 1, unless
+    it is an instance of a type in `prevent_retries_when`. The final error is raised, or returned in place of the
+    answer when `raise_errors` is False (and logged when `log_errors`).
+
+    Timeouts: `timeout` bounds each attempt; until the child's first event (its delivery acknowledgement) the
+    attempt may wait `delivery_acknowledgement_timeout` seconds, after it `maximum_heartbeat_interval` seconds of
+    silence fail it. Forwarded logs are re-emitted through Python logging in the calling thread, prefixed with
+    `[<child SRUID> | <question uuid>]`; monitor messages go to `handle_monitor_message(data)` (by default, inside
+    an app, to the app's own parent). Every event received is appended to `record_events` (a list) as
+    `{"event": ..., "attributes": ...}`. A service ID without a revision tag is resolved through
+    `service_registries`; with `use_signed_urls`, cloud datasets of the input manifest are sent as signed URLs.
     """
-    from octue_beam.service.sruid import split_service_id, validate_sruid
+    question = prepare_question(
+        service_id, input_values, input_manifest, children=children, timeout=timeout,
+        maximum_heartbeat_interval=maximum_heartbeat_interval,
+        delivery_acknowledgement_timeout=delivery_acknowledgement_timeout, question_uuid=question_uuid,
+        handle_monitor_message=handle_monitor_message, subscribe_to_logs=subscribe_to_logs,
+        save_diagnostics=save_diagnostics, max_retries=max_retries, prevent_retries_when=prevent_retries_when,
+        raise_errors=raise_errors, log_errors=log_errors, retry_count=retry_count, parent_sruid=parent_sruid,
+        parent_question_uuid=parent_question_uuid, originator_question_uuid=originator_question_uuid,
+        originator=originator, project=project, service_registries=service_registries, record_events=record_events,
+        allow_local_files=allow_local_files, use_signed_urls=use_signed_urls, cpus=cpus, memory=memory,
+        ephemeral_storage=ephemeral_storage, topic_name=topic_name,
+    )
+    events_queue: queue.Queue = queue.Queue()
+    listeners = register([question], events_queue)
+    try:
+        send_questions([question])
+    except BaseException:
+        unregister([question], listeners)
+        raise
+    if asynchronous:
+        from octue_beam.asking.asynchronous import track
 
-    _, _, revision_tag = split_service_id(service_id)
-    if revision_tag is None:
-        raise InvalidServiceID(
-            f"{service_id!r} has no revision tag. Ask a full SRUID 'namespace/name:revision_tag' (service registries "
-            "that resolve a default revision are not supported yet)."
-        )
+        track(question, events_queue, listeners[question.question_uuid])
+        logger.info("Asked %s question %s (asynchronously).", question.service_id, question.question_uuid)
+        return None, question.question_uuid
+    logger.info("Asked %s question %s.", question.service_id, question.question_uuid)
+    waiter = Waiter(events_queue, resend)
+    waiter.add(question)
+    try:
+        waiter.wait()
+    finally:
+        unregister([question], listeners)
+    return question.outcome()
+
+
+def prepare_question(
+    service_id: str,
+    input_values: Any = None,
+    input_manifest: Any = None,
+    *,
+    children: list[dict] | None = None,
+    timeout: float | None = 86400,
+    maximum_heartbeat_interval: float | None = DEFAULT_MAXIMUM_HEARTBEAT_INTERVAL,
+    delivery_acknowledgement_timeout: float | None = DEFAULT_DELIVERY_ACKNOWLEDGEMENT_TIMEOUT,
+    question_uuid: str | None = None,
+    handle_monitor_message: Callable[[Any], None] | None = None,
+    subscribe_to_logs: bool = True,
+    save_diagnostics: str = SAVE_DIAGNOSTICS_ON_CRASH,
+    max_retries: int = 0,
+    prevent_retries_when: Sequence[type[BaseException]] | None = None,
+    raise_errors: bool = True,
+    log_errors: bool = True,
+    retry_count: int = 0,
+    parent_sruid: str | None = None,
+    parent_question_uuid: str | None = None,
+    originator_question_uuid: str | None = None,
+    originator: str | None = None,
+    project: str | None = None,
+    service_registries: list[dict] | None = None,
+    record_events: list | None = None,
+    allow_local_files: bool = False,
+    use_signed_urls: bool = False,
+    cpus: int | None = None,
+    memory: str | None = None,
+    ephemeral_storage: str | None = None,
+    topic_name: str | None = None,
+    _resolved: dict | None = None,
+) -> Question:
+    """Check and build a question (nothing is sent). Call it in the asking thread: the default monitor message
+    handler is taken from its context."""
+    from octue_beam.service.context import current_monitor_forwarder
+    from octue_beam.service.sruid import validate_sruid
+
+    service_id = _resolve(service_id, service_registries, _resolved)
     parent_sruid = validate_sruid(parent_sruid) if parent_sruid else default_parent_sruid()
     project = resolve_project(project)
     question_uuid = question_uuid or str(uuid_module.uuid4())
+    policy = RetryPolicy(max_retries, tuple(prevent_retries_when or ()), raise_errors, log_errors)
 
-    manifest_primitive = _manifest_primitive(input_manifest)
+    manifest_primitive = _manifest_primitive(input_manifest, use_signed_urls)
     if manifest_primitive is not None and not allow_local_files:
         local_paths = _local_paths(manifest_primitive)
         if local_paths:
@@ -159,31 +245,84 @@ def ask(
     )
     event = event_builders.question(input_values=input_values, input_manifest=manifest_primitive, children=children)
     _check_question(event, attributes)
+    return Question(
+        service_id=service_id,
+        project=project,
+        topic_name=topic_name,
+        parent_sruid=parent_sruid,
+        event=event,
+        attributes=attributes,
+        timeout=timeout,
+        maximum_heartbeat_interval=maximum_heartbeat_interval,
+        delivery_acknowledgement_timeout=delivery_acknowledgement_timeout,
+        handle_monitor_message=handle_monitor_message or current_monitor_forwarder(),
+        record_events=record_events,
+        policy=policy,
+    )
 
-    if asynchronous:
-        _send(project, topic_name, event, attributes, service_id)
-        logger.info("Asked %s question %s (asynchronously).", service_id, question_uuid)
-        return None, question_uuid
 
-    listener = get_listener(project, parent_sruid, topic_name)
-    events_queue = listener.register(question_uuid)  # before sending, so no answer is missed
+def _resolve(service_id: str, registries: list[dict] | None, cache: dict | None) -> str:
+    """The SRUID to ask: through the service registries when given or when `service_id` has no revision tag."""
+    from octue_beam.service.registry import resolve_service_id
+    from octue_beam.service.sruid import split_service_id
+
+    _, _, revision_tag = split_service_id(service_id)
+    if revision_tag is not None and not registries:
+        return service_id
+    key = (service_id, repr(registries))
+    if cache is not None and key in cache:
+        return cache[key]
+    resolved = resolve_service_id(service_id, registries)
+    if cache is not None:
+        cache[key] = resolved
+    return resolved
+
+
+def register(questions: Iterable[Question], events_queue: queue.Queue) -> dict[str, AnswerListener]:
+    """Register the questions with their process-wide answer listeners (before sending, so nothing is missed)."""
+    listeners: dict[str, AnswerListener] = {}
     try:
-        _send(project, topic_name, event, attributes, service_id)
-        logger.info("Asked %s question %s.", service_id, question_uuid)
-        answer = _wait(
-            events_queue,
-            service_id=service_id,
-            question_uuid=question_uuid,
-            timeout=timeout,
-            maximum_heartbeat_interval=maximum_heartbeat_interval,
-            handle_monitor_message=handle_monitor_message,
-            record_events=record_events,
-            project=project,
-            retry_count=retry_count,
-        )
-    finally:
-        listener.unregister(question_uuid)
-    return answer, question_uuid
+        for question in questions:
+            listener = get_listener(question.project, question.parent_sruid, question.topic_name)
+            listener.register(question.question_uuid, events_queue)
+            listeners[question.question_uuid] = listener
+    except BaseException:
+        unregister(questions, listeners)
+        raise
+    return listeners
+
+
+def unregister(questions: Iterable[Question], listeners: dict[str, AnswerListener]) -> None:
+    for question in questions:
+        listener = listeners.get(question.question_uuid)
+        if listener is not None:
+            listener.unregister(question.question_uuid)
+
+
+def send_questions(questions: Sequence[Question]) -> None:
+    """Publish the questions (all at once, then wait for Pub/Sub to accept each) and start their watchdogs."""
+    ensured: set = set()
+    futures = []
+    for question in questions:
+        key = (question.project, question.topic_name)
+        if key not in ensured and os.environ.get("PUBSUB_EMULATOR_HOST"):
+            pubsub.ensure_topic(question.project, question.topic_name)
+            ensured.add(key)
+        futures.append(_publisher(question.project, question.topic_name).publish(question.event, question.attributes))
+        question.started()
+    for question, future in zip(questions, futures):
+        try:
+            future.result(timeout=60)
+        except api_exceptions.NotFound:
+            raise ServiceNotFound(
+                f"The services topic {pubsub.topic_path(question.project, question.topic_name)!r} does not exist, so "
+                f"{question.service_id} cannot be asked. Check the project and TWINED_SERVICES_TOPIC_NAME."
+            ) from None
+
+
+def resend(question: Question) -> None:
+    """Send the current attempt of a question again (a retry)."""
+    send_questions([question])
 
 
 def _check_question(event: dict, attributes: dict) -> None:
@@ -205,139 +344,21 @@ def _check_question(event: dict, attributes: dict) -> None:
         raise InvalidEvent(f"The question would be invalid on the wire: {error}") from None
 
 
-def _send(project: str, topic_name: str | None, event: dict, attributes: dict, service_id: str) -> None:
-    if os.environ.get("PUBSUB_EMULATOR_HOST"):
-        pubsub.ensure_topic(project, topic_name)
-    try:
-        _publisher(project, topic_name).publish(event, attributes, wait=True)
-    except api_exceptions.NotFound:
-        raise ServiceNotFound(
-            f"The services topic {pubsub.topic_path(project, topic_name)!r} does not exist, so {service_id} cannot be "
-            "asked. Check the project and TWINED_SERVICES_TOPIC_NAME."
-        ) from None
-
-
-def _wait(
-    events_queue: queue.Queue,
-    *,
-    service_id: str,
-    question_uuid: str,
-    timeout: float | None,
-    maximum_heartbeat_interval: float | None,
-    handle_monitor_message: Callable[[Any], None] | None,
-    record_events: list | None,
-    project: str,
-    retry_count: int = 0,
-) -> dict[str, Any]:
-    """Handle the question's events until `result` (returned) or `exception` (raised) or a timeout."""
-    sent_at = time.monotonic()
-    last_event_at = sent_at
-    last_kind: str | None = None
-    seen: set[str] = set()
-    timeout = math.inf if timeout is None else timeout
-    silence_limit = math.inf if maximum_heartbeat_interval is None else maximum_heartbeat_interval
-    while True:
-        now = time.monotonic()
-        remaining = timeout - (now - sent_at)
-        silence_remaining = silence_limit - (now - last_event_at)
-        if remaining <= 0:
-            raise QuestionTimeout(
-                f"No answer to question {question_uuid} from {service_id} within the timeout of {timeout:g} s "
-                f"(last event received: {last_kind or 'none'})."
-            )
-        if silence_remaining <= 0:
-            since = "it was asked" if last_kind is None else f"its last event ({last_kind})"
-            raise QuestionTimeout(
-                f"{service_id} sent nothing about question {question_uuid} for {silence_limit:g} s since {since} "
-                f"(maximum_heartbeat_interval). It may not be running in project {project!r}, or it crashed."
-            )
-        try:
-            item = events_queue.get(timeout=min(remaining, silence_remaining, 3600))
-        except queue.Empty:
-            continue
-        if isinstance(item, ListenerFailed):
-            raise ConnectionError(
-                f"Stopped receiving answers while waiting for question {question_uuid}: {item.error}"
-            ) from item.error
-        event, attributes, data = item
-        event_uuid = attributes.get("uuid")
-        if event_uuid in seen:
-            continue
-        if attributes.get("retry_count", 0) != retry_count:
-            logger.debug("Ignored a late %r event of attempt %s of question %s.", event["kind"], attributes.get("retry_count"), question_uuid)
-            continue
-        seen.add(event_uuid)
-        last_event_at = time.monotonic()
-        kind = last_kind = event["kind"]
-        if record_events is not None:
-            record_events.append({"event": event, "attributes": attributes})
-        if kind == "result":
-            return _answer(data)
-        if kind == "exception":
-            raise remote_exception(event, attributes)
-        if kind == "log_record":
-            _emit_log_record(event["log_record"], attributes)
-        elif kind == "monitor_message":
-            if handle_monitor_message is not None:
-                handle_monitor_message(event["data"])
-        elif kind == "delivery_acknowledgement":
-            logger.info("%s received question %s.", attributes["sender"], question_uuid)
-        elif kind == "heartbeat":
-            logger.debug("Heartbeat from %s for question %s.", attributes["sender"], question_uuid)
-        else:
-            logger.debug("Ignored a %r event for question %s.", kind, question_uuid)
-
-
-def _answer(data: bytes) -> dict[str, Any]:
-    """The answer of a `result` event, with tagged sets/datetimes decoded and the manifest deserialised."""
-    result = serialisation.loads(data)
-    return {
-        "output_values": result.get("output_values"),
-        "output_manifest": _deserialise_manifest(serialisation.loads(data, decode_types=False).get("output_manifest")),
-    }
-
-
-def _deserialise_manifest(primitive: Any) -> Any:
-    if primitive is None:
-        return None
-    try:
-        from octue_beam.resources import Manifest
-    except ImportError:
-        return primitive
-    for name in ("deserialise", "from_primitive"):
-        constructor = getattr(Manifest, name, None)
-        if constructor is not None:
-            return constructor(primitive)
-    return primitive
-
-
-def _emit_log_record(fields: dict, attributes: dict) -> None:
-    """Re-emit a forwarded log record through Python logging, prefixed with its sender and question."""
-    fields = dict(fields)
-    fields["args"] = None
-    fields["exc_info"] = None
-    if not isinstance(fields.get("levelno"), int):
-        fields["levelno"] = logging.getLevelName(str(fields.get("levelname", "INFO")))
-        if not isinstance(fields["levelno"], int):
-            fields["levelno"] = logging.INFO
-    fields.setdefault("levelname", logging.getLevelName(fields["levelno"]))
-    record = logging.makeLogRecord(fields)
-    record.msg = f"[{attributes['sender']} | {attributes['question_uuid']}] {record.msg}"
-    record.remote_sender = attributes["sender"]
-    record.question_uuid = attributes["question_uuid"]
-    target = logging.getLogger(record.name if isinstance(record.name, str) and record.name else __name__)
-    if target.isEnabledFor(record.levelno):
-        target.handle(record)
-
-
-def _manifest_primitive(manifest: Any) -> dict | None:
+def _manifest_primitive(manifest: Any, use_signed_urls: bool = False) -> dict | None:
+    """The manifest's JSON primitive; with `use_signed_urls`, its cloud datasets replaced by signed URLs (on a copy)."""
     if manifest is None:
         return None
-    if hasattr(manifest, "to_primitive"):
-        return manifest.to_primitive()
-    if isinstance(manifest, dict):
-        return manifest
-    raise TypeError(f"input_manifest must be a Manifest or its JSON primitive (a dict), not {type(manifest).__name__}.")
+    if not (hasattr(manifest, "to_primitive") or isinstance(manifest, dict)):
+        raise TypeError(
+            f"input_manifest must be a Manifest or its JSON primitive (a dict), not {type(manifest).__name__}."
+        )
+    if use_signed_urls:
+        from octue_beam.resources import Manifest
+
+        primitive = manifest.to_primitive() if hasattr(manifest, "to_primitive") else manifest
+        manifest = Manifest.deserialise(primitive)
+        manifest.use_signed_urls_for_datasets()
+    return manifest.to_primitive() if hasattr(manifest, "to_primitive") else manifest
 
 
 def _local_paths(manifest: dict) -> list[str]:

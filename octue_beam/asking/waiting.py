@@ -1,0 +1,111 @@
+"""Waiting for many questions at once in ONE thread: the caller's.
+
+The answer listener puts every event of the questions registered with a queue on that queue; a `Waiter` reads the
+queue, hands each event to its question, runs the watchdogs and retries failed attempts. One `ask` is a waiter
+with one question; `ask_multiple` is a waiter with many, so no thread per question is needed.
+"""
+
+import logging
+import math
+import queue
+import time
+from typing import Callable, Iterable
+
+from octue_beam.asking.answers import ListenerFailed
+from octue_beam.asking.questions import Question
+
+logger = logging.getLogger(__name__)
+
+Resend = Callable[[Question], None]
+
+
+class Waiter:
+    """Questions waiting on one events queue. `resend(question)` publishes a retry (and calls `question.started`)."""
+
+    def __init__(self, events_queue: queue.Queue, resend: Resend) -> None:
+        self.queue = events_queue
+        self.resend = resend
+        self.pending: dict[str, Question] = {}
+        self._next_check = math.inf
+
+    def add(self, question: Question) -> None:
+        """Wait for `question` too (already sent and started)."""
+        self.pending[question.question_uuid] = question
+        self._next_check = min(self._next_check, question.deadline())
+
+    def add_all(self, questions: Iterable[Question]) -> None:
+        for question in questions:
+            self.add(question)
+
+    def wait(self, until: float = math.inf, return_on_finish: bool = False) -> list[Question]:
+        """Handle events until no question is pending, the monotonic time `until` is reached, or (with
+        `return_on_finish`) a question has finished. Returns the questions that finished meanwhile."""
+        finished: list[Question] = []
+        while self.pending:
+            if return_on_finish and finished:
+                return finished
+            now = time.monotonic()
+            if now >= self._next_check:
+                self._check_deadlines(now, finished)
+                continue
+            if now >= until:
+                return finished
+            try:
+                item = self.queue.get(timeout=max(0.0, min(self._next_check, until) - now))
+            except queue.Empty:
+                continue
+            if isinstance(item, ListenerFailed):
+                self._fail_all(item.error, finished)
+                continue
+            event, attributes, data, arrived = item
+            question = self.pending.get(attributes.get("question_uuid"))
+            if question is None:
+                continue  # a duplicate or late event of a finished question
+            was_acknowledged = question.acknowledged_at is not None
+            error = question.handle(event, attributes, data, arrived)
+            if error is not None:
+                self._attempt_failed(question, error, finished)
+            elif question.done:
+                del self.pending[question.question_uuid]
+                finished.append(question)
+            elif not was_acknowledged:
+                # The acknowledgement switches to the heartbeat watchdog, whose deadline may be earlier.
+                self._next_check = min(self._next_check, question.deadline())
+        return finished
+
+    def _check_deadlines(self, now: float, finished: list[Question]) -> None:
+        next_check = math.inf
+        for question in list(self.pending.values()):
+            error = question.overdue(now)
+            if error is not None:
+                self._attempt_failed(question, error, finished)
+            if not question.done:
+                next_check = min(next_check, question.deadline())
+        self._next_check = next_check
+
+    def _attempt_failed(self, question: Question, error: BaseException, finished: list[Question]) -> None:
+        if question.may_retry(error):
+            question.next_attempt()
+            logger.warning(
+                "Question %s to %s failed (%s: %s); retrying (retry %d of %d).",
+                question.question_uuid, question.service_id, type(error).__name__, str(error).split("\n", 1)[0],
+                question.retry_count - question.first_retry_count, question.policy.max_retries,
+            )
+            try:
+                self.resend(question)
+            except Exception as send_error:  # noqa: BLE001 - the retry could not be sent: that is its failure
+                error = send_error
+            else:
+                self._next_check = min(self._next_check, question.deadline())
+                return
+        question.fail(error)
+        self.pending.pop(question.question_uuid, None)
+        finished.append(question)
+
+    def _fail_all(self, error: BaseException, finished: list[Question]) -> None:
+        for question in list(self.pending.values()):
+            failure = ConnectionError(f"Stopped receiving answers while waiting for question {question.question_uuid}: {error}")
+            failure.__cause__ = error
+            question.fail(failure)
+            finished.append(question)
+        self.pending.clear()
