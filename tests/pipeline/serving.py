@@ -26,6 +26,10 @@ class ServiceProcess:
         self._ready = threading.Event()
 
     def start(self, timeout: float = 90) -> "ServiceProcess":
+        """Launch the service and wait until it prints its ready line."""
+        return self.launch().wait_until_ready(timeout)
+
+    def launch(self) -> "ServiceProcess":
         environment = {**os.environ, "TWINED_SERVICES_TOPIC_NAME": self.topic_name, "PYTHONUNBUFFERED": "1"}
         environment.pop("STORAGE_EMULATOR_HOST", None)
         command = [sys.executable, "-m", "octue_beam", "run", self.service_dir, "--runner", "DirectRunner", *self.extra_args]
@@ -40,6 +44,11 @@ class ServiceProcess:
             start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
+        self._command = command
+        return self
+
+    def wait_until_ready(self, timeout: float = 90) -> "ServiceProcess":
+        command = self._command
         deadline = time.monotonic() + timeout
         while not self._ready.wait(0.2):
             if self.process.poll() is not None or time.monotonic() > deadline:
