@@ -48,11 +48,14 @@ class Waiter:
             if now >= self._next_check:
                 self._check_deadlines(now, finished)
                 continue
-            if now >= until:
-                return finished
             try:
-                item = self.queue.get(timeout=max(0.0, min(self._next_check, until) - now))
+                if now >= until:  # only what has arrived already
+                    item = self.queue.get_nowait()
+                else:
+                    item = self.queue.get(timeout=max(0.0, min(self._next_check, until) - now))
             except queue.Empty:
+                if now >= until:
+                    return finished
                 continue
             if isinstance(item, ListenerFailed):
                 self._fail_all(item.error, finished)
