@@ -20,5 +20,6 @@ setup(
     },
     entry_points={
         "console_scripts": ["octue-beam = octue_beam.cli:main"],
+        "pytest11": ["octue_beam = octue_beam.testing.pytest_plugin"],
     },
 )

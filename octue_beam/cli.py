@@ -89,6 +89,7 @@ def _register_optional_commands() -> None:
     for module_name, function_name in (
         ("octue_beam.pipeline.command", "add_run_parser"),
         ("octue_beam.asking.command", "add_ask_parser"),
+        ("octue_beam.service.diagnostics_command", "add_diagnostics_parser"),
     ):
         try:
             module = importlib.import_module(module_name)

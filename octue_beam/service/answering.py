@@ -1,16 +1,20 @@
 """Answering one question with a loaded service: validate inputs, run the app, finalise the outputs.
 
 The single code path behind `ask-local`, `run_locally` and the pipeline's AnswerQuestion DoFn. Every failure
-raises; turning failures into `exception` events is the caller's job.
+raises (after saving diagnostics when asked to); turning failures into `exception` events is the caller's job.
 """
 
+import contextlib
 import logging
 import uuid as uuid_module
 from typing import Any, Callable
 
 from octue_beam.service.analysis import Analysis
 from octue_beam.service.children import build_children
+from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH
+from octue_beam.service import context
 from octue_beam.service.context import question_context
+from octue_beam.service.diagnostics import Diagnostics
 from octue_beam.service.loading import Service
 
 logger = logging.getLogger(__name__)
@@ -48,17 +52,79 @@ def answer(
     originator: str | None = None,
     retry_count: int = 0,
     allow_local_files: bool = False,
+    save_diagnostics: str = SAVE_DIAGNOSTICS_ON_CRASH,
 ) -> Analysis:
     """Validate the question's inputs, run the app on an Analysis and finalise it; returns the Analysis.
 
     `children` (a question's override) replaces the service's configured children for this question.
     `allow_local_files` lets the input manifest name local paths (true for local runs, never for questions
-    arriving over Pub/Sub).
+    arriving over Pub/Sub). Children the app asks receive this question's tree attributes, and their monitor
+    messages go to `handle_monitor_message` unless the app handles them. `save_diagnostics` (the question's
+    attribute) decides whether diagnostics are saved to the service's `diagnostics_cloud_path`: on any failure
+    (`SAVE_DIAGNOSTICS_ON_CRASH`, including invalid inputs), always (`SAVE_DIAGNOSTICS_ON`) or never.
     """
     question_uuid = question_uuid or str(uuid_module.uuid4())
+    diagnostics = Diagnostics(service.configuration.diagnostics_cloud_path, question_uuid, save_diagnostics)
+    diagnostics.configuration_values = service.configuration_values
+    diagnostics.configuration_manifest = service.configuration_manifest
+    diagnostics.input_values = input_values
+    diagnostics.input_manifest = input_manifest
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(question_context(question_uuid))
+        forwarding = getattr(context, "monitor_forwarder_context", None)
+        if forwarding is not None:  # children asked without a handler send their monitor messages to ours
+            stack.enter_context(forwarding(handle_monitor_message))
+        stack.enter_context(diagnostics.capturing_logs())
+        try:
+            analysis = _answer(
+                service,
+                diagnostics,
+                question_uuid=question_uuid,
+                input_values=input_values,
+                input_manifest=input_manifest,
+                children=children,
+                handle_monitor_message=handle_monitor_message,
+                originator_question_uuid=originator_question_uuid,
+                originator=originator,
+                allow_local_files=allow_local_files,
+            )
+        except BaseException:
+            stack.close()  # stop capturing logs before uploading them
+            diagnostics.save_if_wanted(crashed=True)
+            raise
+    diagnostics.save_if_wanted(crashed=False)
+    return analysis
+
+
+def _children_source(service: Service, overridden: bool) -> str:
+    if overridden:
+        return "by the question's 'children' (which replace the service's)"
+    configuration = service.configuration
+    where = configuration.source or "octue.yaml"
+    if configuration.app_configuration_path is not None:
+        where += f" or {configuration.app_configuration_path}"
+    return f"under 'children' in {where}"
+
+
+def _answer(
+    service: Service,
+    diagnostics: Diagnostics,
+    *,
+    question_uuid: str,
+    input_values: Any,
+    input_manifest: Any,
+    children: list[dict] | None,
+    handle_monitor_message: Callable[[Any], None] | None,
+    originator_question_uuid: str | None,
+    originator: str | None,
+    allow_local_files: bool,
+) -> Analysis:
     twine = service.twine
     validated = twine.validate(input_values=input_values, input_manifest=input_manifest, children=children, loaded=True)
     manifest = _build_input_manifest(service, validated["input_manifest"], allow_local_files)
+    if manifest is not None:
+        diagnostics.input_manifest = manifest
     analysis = Analysis(
         twine,
         id=question_uuid,
@@ -72,6 +138,11 @@ def answer(
             question_uuid=question_uuid,
             originator_question_uuid=originator_question_uuid,
             originator=originator,
+            source=_children_source(service, children is not None),
+            recorder=diagnostics.questions,
+            forward_monitor_message=handle_monitor_message,
+            service_registries=service.configuration.service_registries,
+            declared_keys=[item["key"] for item in getattr(twine, "children", None) or []],
         ),
         output_values={} if "output_values" in twine.available_strands else None,
         output_manifest=_prepare_output_manifest(service),
@@ -79,11 +150,10 @@ def answer(
         use_signed_urls_for_output_datasets=service.configuration.use_signed_urls_for_output_datasets,
         handle_monitor_message=handle_monitor_message,
     )
-    with question_context(question_uuid):
-        try:
-            service.app(analysis)
-        finally:
-            analysis.stop_periodic_monitor_messages()
-        if not analysis.finalised:
-            analysis.finalise()
+    try:
+        service.app(analysis)
+    finally:
+        analysis.stop_periodic_monitor_messages()
+    if not analysis.finalised:
+        analysis.finalise()
     return analysis

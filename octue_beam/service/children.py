@@ -1,28 +1,40 @@
 """The children an app can ask: `analysis.children["key"].ask(...)`.
 
 Questions asked from inside an app carry the tree attributes (`parent_question_uuid`, `originator_question_uuid`,
-`originator`) of the question being answered, so a tree of services of any depth can be followed.
+`originator`) of the question being answered, so a tree of services of any depth can be followed. Every question
+an app asks is recorded (its arguments and the events received) for diagnostics, even when the child fails; a
+child's failure is raised in the app as the child's exception type, so the app can catch it.
+
+While `octue_beam.testing.emulated_children(...)` is active, children are answered by `ChildEmulator`s instead of
+being asked over Pub/Sub (see `set_emulation`).
 """
 
-from typing import Any
+import contextlib
+import logging
+import threading
+import uuid as uuid_module
+from typing import Any, Callable, Iterator, Mapping
 
 from octue_beam.exceptions import InvalidValuesContents
 
+logger = logging.getLogger(__name__)
+
 
 class Child:
-    """A child service, asked through Pub/Sub with `octue_beam.ask`.
+    """A child service, asked through Pub/Sub with `octue_beam.ask` (used until `octue_beam.asking.Child` exists).
 
     :param id: the child's service ID or SRUID
     :param backend: `{"name": "GCPPubSubBackend", "project_id": ...}` as in octue.yaml
     """
 
-    def __init__(self, id: str, backend: dict | None = None, *, key: str | None = None, parent_sruid: str | None = None,
-                 tree: dict | None = None) -> None:
+    def __init__(self, id: str, backend: dict | None = None, *, service_registries: list | None = None,
+                 parent_sruid: str | None = None, tree: dict | None = None) -> None:
         self.id = id
-        self.key = key
         self.backend = backend or {"name": "GCPPubSubBackend"}
+        self.service_registries = service_registries
         self._parent_sruid = parent_sruid
         self._tree = tree or {}
+        self.received_events: list[dict] = []
 
     def ask(self, input_values: Any = None, input_manifest: Any = None, **kwargs: Any) -> tuple[dict | None, str]:
         """Ask the child a question and wait for its answer: `(answer, question_uuid)` as `octue_beam.ask` returns."""
@@ -32,23 +44,212 @@ class Child:
         if self._parent_sruid is not None:
             options.setdefault("parent_sruid", self._parent_sruid)
         options.setdefault("project", self.backend.get("project_id"))
-        return ask(self.id, input_values=input_values, input_manifest=input_manifest, **options)
+        events = options.get("record_events")
+        if events is None:
+            events = options["record_events"] = []
+        try:
+            return ask(self.id, input_values=input_values, input_manifest=input_manifest, **options)
+        finally:
+            self.received_events = events
+
+    def __repr__(self) -> str:
+        return f"<Child {self.id}>"
+
+
+def _child_class() -> type:
+    """`octue_beam.asking.Child` when the asking package provides it, else this module's `Child`."""
+    try:
+        from octue_beam.asking import Child as AskingChild
+    except ImportError:
+        return Child
+    return AskingChild
+
+
+# --- recording the questions an app asks (for diagnostics) ---------------------------------------------------------
+
+
+class QuestionRecorder:
+    """Thread-safe list of the questions an app asked, in ask order: `{"id", "key", <ask arguments>, "events"}`."""
+
+    def __init__(self) -> None:
+        self._questions: list[dict] = []
+        self._lock = threading.Lock()
+
+    def start(self, key: str, child_id: str, arguments: dict, events: list) -> dict:
+        record = {"id": child_id, "key": key, **arguments, "events": events}
+        with self._lock:
+            self._questions.append(record)
+        return record
+
+    @property
+    def questions(self) -> list[dict]:
+        with self._lock:
+            return list(self._questions)
+
+
+# --- emulation (set by octue_beam.testing.emulated_children) --------------------------------------------------------
+
+_emulations: list[Any] = []
+_emulations_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def set_emulation(emulation: Any) -> Iterator[Any]:
+    """Have children built while this is active answered by `emulation.next_for(key)` (an object with `ask`).
+
+    `emulation.keys` are child keys to make available even when not configured. Process-wide (so it also holds in
+    threads an app starts); the innermost active emulation wins.
+    """
+    with _emulations_lock:
+        _emulations.append(emulation)
+    try:
+        yield emulation
+    finally:
+        with _emulations_lock:
+            _emulations.remove(emulation)
+
+
+def current_emulation() -> Any:
+    with _emulations_lock:
+        return _emulations[-1] if _emulations else None
+
+
+# --- the children of an analysis -----------------------------------------------------------------------------------
+
+
+class AppChild:
+    """A child as an app sees it (`analysis.children[key]`).
+
+    `ask(...)` takes the parameters of `octue_beam.ask`; the tree attributes of the question being answered and
+    this service's SRUID as parent are filled in; the child's monitor messages go to the question's own parent
+    unless `handle_monitor_message` is given; the question and its events are recorded for diagnostics.
+    """
+
+    def __init__(self, key: str, id: str, child: Any, *, tree: dict, recorder: QuestionRecorder | None = None,
+                 forward_monitor_message: Callable[[Any], None] | None = None, emulation: Any = None) -> None:
+        self.key = key
+        self.id = id
+        self.child = child
+        self._tree = tree
+        self._recorder = recorder
+        self._forward_monitor_message = forward_monitor_message
+        self._emulation = emulation
+
+    @property
+    def received_events(self) -> list[dict]:
+        """The events received for the last question asked of this child."""
+        return getattr(self.child, "received_events", [])
+
+    def ask(self, input_values: Any = None, input_manifest: Any = None, **kwargs: Any) -> tuple[dict | None, str]:
+        from octue_beam.service import context
+        from octue_beam.service.context import current_question, question_context
+
+        for name, value in self._tree.items():
+            if kwargs.get(name) is None:
+                kwargs[name] = value
+        kwargs["question_uuid"] = kwargs.get("question_uuid") or str(uuid_module.uuid4())
+        if kwargs.get("handle_monitor_message") is None and self._forward_monitor_message is not None:
+            kwargs["handle_monitor_message"] = self._forward_monitor_message
+        user_events = kwargs.pop("record_events", None)
+        events: list = []
+        if self._recorder is not None:
+            self._recorder.start(self.key, self.id, _recordable({"input_values": input_values, "input_manifest": input_manifest, **kwargs}), events)
+        child = self._emulation.next_for(self.key) if self._emulation is not None else self.child
+        if self._emulation is not None:
+            self.child = child
+        with contextlib.ExitStack() as stack:
+            # Threads the app starts do not inherit its context: attribute re-emitted child logs to this question.
+            if current_question() is None and self._tree.get("parent_question_uuid"):
+                stack.enter_context(question_context(self._tree["parent_question_uuid"]))
+                forwarding = getattr(context, "monitor_forwarder_context", None)
+                if forwarding is not None:
+                    stack.enter_context(forwarding(self._forward_monitor_message))
+            try:
+                return child.ask(input_values=input_values, input_manifest=input_manifest, record_events=events, **kwargs)
+            finally:
+                if isinstance(user_events, list):
+                    user_events.extend(events)
 
     def __repr__(self) -> str:
         return f"<Child {self.key!r}: {self.id}>"
 
 
-def build_children(children: list[dict] | None, *, parent_sruid: str, question_uuid: str,
-                   originator_question_uuid: str | None, originator: str | None) -> dict[str, Child]:
-    """`{key: Child}` for an analysis from the (validated) children configuration."""
-    built: dict[str, Child] = {}
+def _recordable(arguments: dict) -> dict:
+    """The ask arguments as JSON (manifests as their JSON; functions and other objects left out)."""
+    from octue_beam import serialisation
+
+    recorded = {}
+    for name, value in arguments.items():
+        if name == "handle_monitor_message" or callable(value):
+            continue
+        if hasattr(value, "to_primitive"):
+            value = value.to_primitive()
+        try:
+            recorded[name] = serialisation.to_json_compatible(value)
+        except (TypeError, ValueError):
+            recorded[name] = repr(value)
+    return recorded
+
+
+class Children(dict):
+    """`{key: child}` whose missing keys raise a KeyError naming the known keys and where children are set."""
+
+    def __init__(self, children: Mapping[str, Any] | None = None, *, source: str = "") -> None:
+        super().__init__(children or {})
+        self.source = source
+
+    def __missing__(self, key: str) -> Any:
+        known = ", ".join(repr(k) for k in sorted(self)) or "none"
+        raise KeyError(
+            f"This service has no child {key!r} (known children: {known}). Children are declared in the twine's "
+            f"'children' strand and configured (key, id, backend) {self.source or 'in octue.yaml'}."
+        )
+
+
+def build_children(
+    children: list[dict] | None,
+    *,
+    parent_sruid: str,
+    question_uuid: str,
+    originator_question_uuid: str | None,
+    originator: str | None,
+    source: str = "",
+    recorder: QuestionRecorder | None = None,
+    forward_monitor_message: Callable[[Any], None] | None = None,
+    service_registries: list | None = None,
+    declared_keys: Any = (),
+) -> Children:
+    """`{key: AppChild}` for an analysis from the (validated) children configuration.
+
+    `source` says where the configuration came from (for the error on a missing key); `recorder` records every
+    question asked; `forward_monitor_message` receives children's monitor messages when the app gives no handler.
+    While children are emulated, the twine's `declared_keys` and the emulated keys are available even if not
+    configured.
+    """
     tree = {
         "parent_question_uuid": question_uuid,
         "originator_question_uuid": originator_question_uuid or question_uuid,
         "originator": originator or parent_sruid,
+        "parent_sruid": parent_sruid,
     }
+    emulation = current_emulation()
+    child_class = None if emulation is not None else _child_class()
+    built: dict[str, AppChild] = {}
     for child in children or []:
-        if child["key"] in built:
-            raise InvalidValuesContents(f"Two children have the key {child['key']!r}; each key must name one child.")
-        built[child["key"]] = Child(child["id"], child.get("backend"), key=child["key"], parent_sruid=parent_sruid, tree=tree)
-    return built
+        key = child["key"]
+        if key in built:
+            raise InvalidValuesContents(f"Two children have the key {key!r}; each key must name one child.")
+        real = None
+        if child_class is not None:
+            options: dict[str, Any] = {"parent_sruid": parent_sruid}
+            if service_registries:
+                options["service_registries"] = service_registries
+            real = child_class(child["id"], child.get("backend"), **options)
+        built[key] = AppChild(key, child["id"], real, tree=tree, recorder=recorder,
+                              forward_monitor_message=forward_monitor_message, emulation=emulation)
+    if emulation is not None:
+        for key in [*declared_keys, *getattr(emulation, "keys", ())]:
+            if key not in built:
+                built[key] = AppChild(key, emulation.id_for(key), None, tree=tree, recorder=recorder,
+                                      forward_monitor_message=forward_monitor_message, emulation=emulation)
+    return Children(built, source=source)

@@ -1,0 +1,37 @@
+"""Tools for testing services: emulated children, fixtures from diagnostics, services served in a subprocess.
+
+- `ChildEmulator(events=[...])`: a child replaying recorded events (results, exceptions, logs, monitor messages).
+- `emulated_children({...} | [...])`: a context manager answering a service's children with emulators, so
+  `run_locally(service_dir, ...)` runs a parent service with no Pub/Sub.
+- `load_test_fixture_from_diagnostics(path)`: `(configuration_values, configuration_manifest, input_values,
+  input_manifest, child_emulators)` from downloaded diagnostics.
+- `LocalService(service_dir)`: `python -m octue_beam run SERVICE_DIR --runner DirectRunner` in a subprocess.
+- The pytest plugin `octue_beam.testing.pytest_plugin` (installed with the package) provides the fixtures
+  `pubsub_emulator`, `storage_emulator` and `local_service`.
+"""
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "ChildEmulator": "octue_beam.testing.child_emulator",
+    "emulated_children": "octue_beam.testing.emulation",
+    "Emulation": "octue_beam.testing.emulation",
+    "load_test_fixture_from_diagnostics": "octue_beam.testing.fixtures",
+    "LocalService": "octue_beam.testing.local_service",
+}
+
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _PUBLIC.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'octue_beam.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
