@@ -81,3 +81,33 @@ def test_template_parameters_name_every_service_option():
     # each parameter is accepted as a pipeline option in the form a Flex Template passes it
     options = PipelineOptions([f"--{name}=1" for name in names if name not in ("service_dir",)])
     assert options.view_as(ServiceOptions).heartbeat_interval == 1.0
+
+
+def test_run_command_passes_beam_options_through_to_a_dataflow_dry_run():
+    completed = subprocess.run(
+        [sys.executable, "-m", "octue_beam", "run", str(REPOSITORY / "examples" / "fractal"), *DATAFLOW_DRY_RUN,
+         "--revision-tag", "2.0.1", "--subscription", "custom-subscription", "--num_workers", "2"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "octue-beam-examples/fractal:2.0.1: pipeline built (dry run) on DataflowRunner" in completed.stdout
+    assert "projects/my-project/subscriptions/custom-subscription" in completed.stdout
+
+
+def test_topics_and_subscriptions_may_be_full_paths_in_other_projects():
+    options = PipelineOptions([*DATAFLOW_DRY_RUN, "--service_dir", str(FIXTURES / "behaviours"),
+                               "--services_topic", "projects/network-project/topics/services",
+                               "--subscription", "projects/my-project/subscriptions/mine",
+                               "--dead_letter_topic", "projects/other-project/topics/dead", "--use_id_label", "none"])
+    _, plan = build_service_pipeline(options)
+    assert plan.topic_path == "projects/network-project/topics/services"
+    assert plan.worker.services_topic == "projects/network-project/topics/services"
+    assert plan.subscription_path == "projects/my-project/subscriptions/mine"
+    assert plan.dead_letter_topic == "projects/other-project/topics/dead"
+    assert plan.id_label is None
+
+
+def test_id_label_is_refused_on_the_local_runner():
+    options = PipelineOptions(["--service_dir", str(FIXTURES / "behaviours"), "--use_id_label", "uuid", "--project", "p-local"])
+    with pytest.raises(ValueError, match="DataflowRunner"):
+        build_service_pipeline(options)
