@@ -53,3 +53,24 @@ def test_stages_run_on_the_fn_api_runner(pubsub_emulator):
         letters | WriteDeadLetters()
         assert_that(answers, check_answers, label="answers")
         assert_that(letters, check_letters, label="letters")
+
+
+def test_a_service_that_cannot_load_on_a_worker_answers_every_question_with_the_error(pubsub_emulator, tmp_path):
+    project = os.environ["GOOGLE_CLOUD_PROJECT"]
+    topic = f"test.portable.{uuid.uuid4().hex[:8]}"
+    ensure_topic(project, topic)
+    (tmp_path / "octue.yaml").write_text("services:\n  - namespace: octue-beam-tests\n    name: broken\n")
+    (tmp_path / "twine.json").write_text("{}")
+    (tmp_path / "app.py").write_text("raise RuntimeError('missing dependency on this worker')\n")
+    sruid = "octue-beam-tests/broken:local"
+    config = WorkerConfig(service_dir=str(tmp_path), sruid=sruid, project=project,
+                          services_topic=f"projects/{project}/topics/{topic}", heartbeat_interval=0)
+    data, attributes = octue_question(sruid, PARENT, None)
+
+    def check_answers(finals):
+        assert len(finals) == 1 and finals[0]["event"]["kind"] == "exception", finals
+        assert "missing dependency on this worker" in finals[0]["event"]["exception_message"]
+
+    with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as pipeline:
+        checked = pipeline | beam.Create([PubsubMessage(data, attributes)]) | CheckQuestions(sruid, 10_000_000)
+        assert_that(checked.questions | AnswerQuestions(config), check_answers)
