@@ -127,7 +127,7 @@ class AnswerQuestion(beam.DoFn):
     def start_bundle(self) -> None:
         self._pending = []
 
-    def process(self, question: dict) -> Iterator[Any]:
+    def process(self, question: dict) -> None:
         worker = self._worker
         attributes = question["attributes"]
         key = (attributes["question_uuid"], attributes.get("retry_count", 0))
@@ -137,7 +137,6 @@ class AnswerQuestion(beam.DoFn):
             return
         self._answered.inc()
         self._pending.append(worker.pool.submit(answer_question, worker, question))
-        return iter(())
 
     def finish_bundle(self) -> Iterator[Any]:
         pending, self._pending = self._pending, []
