@@ -5,8 +5,8 @@ Questions asked from inside an app carry the tree attributes (`parent_question_u
 an app asks is recorded (its arguments and the events received) for diagnostics, even when the child fails; a
 child's failure is raised in the app as the child's exception type, so the app can catch it.
 
-While `octue_beam.testing.emulated_children(...)` is active, children are answered by `ChildEmulator`s instead of
-being asked over Pub/Sub (see `set_emulation`).
+Children are `octue_beam.asking.Child`s. While `octue_beam.testing.emulated_children(...)` is active, they are
+answered by `ChildEmulator`s instead of being asked over Pub/Sub (see `set_emulation`).
 """
 
 import contextlib
@@ -20,49 +20,10 @@ from octue_beam.exceptions import InvalidValuesContents
 logger = logging.getLogger(__name__)
 
 
-class Child:
-    """A child service, asked through Pub/Sub with `octue_beam.ask` (used until `octue_beam.asking.Child` exists).
-
-    :param id: the child's service ID or SRUID
-    :param backend: `{"name": "GCPPubSubBackend", "project_id": ...}` as in octue.yaml
-    """
-
-    def __init__(self, id: str, backend: dict | None = None, *, service_registries: list | None = None,
-                 parent_sruid: str | None = None, tree: dict | None = None) -> None:
-        self.id = id
-        self.backend = backend or {"name": "GCPPubSubBackend"}
-        self.service_registries = service_registries
-        self._parent_sruid = parent_sruid
-        self._tree = tree or {}
-        self.received_events: list[dict] = []
-
-    def ask(self, input_values: Any = None, input_manifest: Any = None, **kwargs: Any) -> tuple[dict | None, str]:
-        """Ask the child a question and wait for its answer: `(answer, question_uuid)` as `octue_beam.ask` returns."""
-        from octue_beam.asking import ask
-
-        options = {**self._tree, **kwargs}
-        if self._parent_sruid is not None:
-            options.setdefault("parent_sruid", self._parent_sruid)
-        options.setdefault("project", self.backend.get("project_id"))
-        events = options.get("record_events")
-        if events is None:
-            events = options["record_events"] = []
-        try:
-            return ask(self.id, input_values=input_values, input_manifest=input_manifest, **options)
-        finally:
-            self.received_events = events
-
-    def __repr__(self) -> str:
-        return f"<Child {self.id}>"
-
-
 def _child_class() -> type:
-    """`octue_beam.asking.Child` when the asking package provides it, else this module's `Child`."""
-    try:
-        from octue_beam.asking import Child as AskingChild
-    except ImportError:
-        return Child
-    return AskingChild
+    from octue_beam.asking import Child
+
+    return Child
 
 
 # --- recording the questions an app asks (for diagnostics) ---------------------------------------------------------
@@ -152,6 +113,7 @@ class AppChild:
             kwargs["handle_monitor_message"] = self._forward_monitor_message
         user_events = kwargs.pop("record_events", None)
         events: list = []
+        recorded = _Tee(events, user_events) if isinstance(user_events, list) else events
         if self._recorder is not None:
             self._recorder.start(self.key, self.id, _recordable({"input_values": input_values, "input_manifest": input_manifest, **kwargs}), events)
         child = self._emulation.next_for(self.key) if self._emulation is not None else self.child
@@ -164,14 +126,55 @@ class AppChild:
                 forwarding = getattr(context, "monitor_forwarder_context", None)
                 if forwarding is not None:
                     stack.enter_context(forwarding(self._forward_monitor_message))
-            try:
-                return child.ask(input_values=input_values, input_manifest=input_manifest, record_events=events, **kwargs)
-            finally:
-                if isinstance(user_events, list):
-                    user_events.extend(events)
+            return child.ask(input_values=input_values, input_manifest=input_manifest, record_events=recorded, **kwargs)
+
+    def ask_multiple(self, *questions: dict, max_workers: int | None = None, raise_errors: bool = True,
+                     **retry_options: Any) -> list[tuple[Any, str]]:
+        """Ask this child many questions at once (each a dict of `ask` arguments); answers in question order, as
+        `octue_beam.ask_multiple` returns them. Every question is recorded and carries the tree attributes."""
+        if self._emulation is not None:
+            results = []
+            for question in questions:
+                try:
+                    results.append(self.ask(**question))
+                except Exception as error:  # noqa: BLE001 - returned in place of the answer when not raising
+                    if raise_errors:
+                        raise
+                    results.append((error, question.get("question_uuid")))
+            return results
+        prepared = []
+        for question in questions:
+            question = dict(question)
+            for name, value in self._tree.items():
+                if question.get(name) is None:
+                    question[name] = value
+            question["question_uuid"] = question.get("question_uuid") or str(uuid_module.uuid4())
+            if question.get("handle_monitor_message") is None and self._forward_monitor_message is not None:
+                question["handle_monitor_message"] = self._forward_monitor_message
+            events: list = []
+            user_events = question.get("record_events")
+            question["record_events"] = _Tee(events, user_events) if isinstance(user_events, list) else events
+            if self._recorder is not None:
+                arguments = {name: value for name, value in question.items() if name != "record_events"}
+                self._recorder.start(self.key, self.id, _recordable(arguments), events)
+            prepared.append(question)
+        return self.child.ask_multiple(*prepared, max_workers=max_workers, raise_errors=raise_errors, **retry_options)
 
     def __repr__(self) -> str:
         return f"<Child {self.key!r}: {self.id}>"
+
+
+class _Tee(list):
+    """A list that also appends to another list."""
+
+    def __init__(self, first: list, second: list) -> None:
+        super().__init__()
+        self._lists = (first, second)
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        for target in self._lists:
+            target.append(item)
 
 
 def _recordable(arguments: dict) -> dict:
@@ -241,10 +244,8 @@ def build_children(
             raise InvalidValuesContents(f"Two children have the key {key!r}; each key must name one child.")
         real = None
         if child_class is not None:
-            options: dict[str, Any] = {"parent_sruid": parent_sruid}
-            if service_registries:
-                options["service_registries"] = service_registries
-            real = child_class(child["id"], child.get("backend"), **options)
+            real = child_class(child["id"], child.get("backend"), service_registries=service_registries or None,
+                               parent_sruid=parent_sruid, key=key)
         built[key] = AppChild(key, child["id"], real, tree=tree, recorder=recorder,
                               forward_monitor_message=forward_monitor_message, emulation=emulation)
     if emulation is not None:
