@@ -23,7 +23,7 @@ from google.api_core import exceptions as api_exceptions
 from octue_beam import __version__, serialisation
 from octue_beam.asking.answers import AnswerListener, get_listener
 from octue_beam.asking.questions import Question, RetryPolicy
-from octue_beam.asking.waiting import Waiter
+from octue_beam.asking.waiting import PublishFailed, Waiter
 from octue_beam.exceptions import (
     CloudLocationNotSpecified,
     FileLocationError,
@@ -37,6 +37,7 @@ from octue_beam.messaging.attributes import (
     decode_attributes,
     encode_attributes,
     question_attributes,
+    refreshed,
 )
 from octue_beam.messaging.parsing import validate_event
 
@@ -72,15 +73,33 @@ def resolve_project(project: str | None = None) -> str:
     )
 
 
-_publishers: dict[tuple[str, str, str], pubsub.EventPublisher] = {}
+class QuestionPublisher:
+    """Publishes questions, batched and without an ordering key (a question is one message, so ordering does not
+    apply; ordering keys would cost one publish request per question when many are asked at once)."""
+
+    def __init__(self, project: str, topic_name: str | None) -> None:
+        from google.cloud import pubsub_v1
+
+        self.topic = pubsub.topic_path(project, topic_name)
+        self._client = pubsub_v1.PublisherClient(
+            batch_settings=pubsub_v1.types.BatchSettings(max_bytes=10_000_000, max_latency=0.005, max_messages=100)
+        )
+
+    def publish(self, event: dict, attributes: dict) -> Any:
+        """Publish with a new event `uuid` and `datetime`; return the publish future."""
+        data = serialisation.dumps(event).encode()
+        return self._client.publish(self.topic, data, **encode_attributes(refreshed(attributes)))
+
+
+_publishers: dict[tuple[str, str, str], QuestionPublisher] = {}
 _publishers_lock = threading.Lock()
 
 
-def _publisher(project: str, topic_name: str | None) -> pubsub.EventPublisher:
+def _publisher(project: str, topic_name: str | None) -> QuestionPublisher:
     key = (project, pubsub.topic_path(project, topic_name), os.environ.get("PUBSUB_EMULATOR_HOST", ""))
     with _publishers_lock:
         if key not in _publishers:
-            _publishers[key] = pubsub.EventPublisher(project, topic_name)
+            _publishers[key] = QuestionPublisher(project, topic_name)
         return _publishers[key]
 
 
@@ -299,30 +318,64 @@ def unregister(questions: Iterable[Question], listeners: dict[str, AnswerListene
             listener.unregister(question.question_uuid)
 
 
-def send_questions(questions: Sequence[Question]) -> None:
-    """Publish the questions (all at once, then wait for Pub/Sub to accept each) and start their watchdogs."""
+def send_questions(questions: Sequence[Question], failures: queue.Queue | None = None) -> None:
+    """Publish the questions (all at once) and start their watchdogs.
+
+    Without `failures`, wait until Pub/Sub accepted each one (raising the first error). With it, return at once and
+    put a `PublishFailed` on that queue for each question that could not be published (the waiter fails its attempt).
+    """
     ensured: set = set()
     futures = []
     for question in questions:
         key = (question.project, question.topic_name)
         if key not in ensured and os.environ.get("PUBSUB_EMULATOR_HOST"):
-            pubsub.ensure_topic(question.project, question.topic_name)
+            _ensure_topic(question.project, question.topic_name)
             ensured.add(key)
-        futures.append(_publisher(question.project, question.topic_name).publish(question.event, question.attributes))
+        future = _publisher(question.project, question.topic_name).publish(question.event, question.attributes)
         question.started()
+        if failures is not None:
+            future.add_done_callback(functools.partial(_report_failure, question, question.retry_count, failures))
+        futures.append(future)
+    if failures is not None:
+        return
     for question, future in zip(questions, futures):
         try:
             future.result(timeout=60)
-        except api_exceptions.NotFound:
-            raise ServiceNotFound(
-                f"The services topic {pubsub.topic_path(question.project, question.topic_name)!r} does not exist, so "
-                f"{question.service_id} cannot be asked. Check the project and TWINED_SERVICES_TOPIC_NAME."
-            ) from None
+        except Exception as error:  # noqa: BLE001
+            raise _publish_error(question, error) from None
 
 
-def resend(question: Question) -> None:
+def _report_failure(question: Question, retry_count: int, failures: queue.Queue, future: Any) -> None:
+    try:
+        error = future.exception()
+    except BaseException as cancelled:  # noqa: BLE001
+        error = cancelled
+    if error is not None:
+        failures.put(PublishFailed(question.question_uuid, retry_count, _publish_error(question, error)))
+
+
+def _publish_error(question: Question, error: BaseException) -> BaseException:
+    if isinstance(error, api_exceptions.NotFound):
+        return ServiceNotFound(
+            f"The services topic {pubsub.topic_path(question.project, question.topic_name)!r} does not exist, so "
+            f"{question.service_id} cannot be asked. Check the project and TWINED_SERVICES_TOPIC_NAME."
+        )
+    return error
+
+
+@functools.lru_cache(maxsize=64)
+def _ensure_topic_once(project: str, topic_name: str | None, emulator_host: str) -> None:
+    pubsub.ensure_topic(project, topic_name)
+
+
+def _ensure_topic(project: str, topic_name: str | None) -> None:
+    """Create the services topic on an emulator (once per process and emulator)."""
+    _ensure_topic_once(project, topic_name, os.environ.get("PUBSUB_EMULATOR_HOST", ""))
+
+
+def resend(question: Question, failures: queue.Queue | None = None) -> None:
     """Send the current attempt of a question again (a retry)."""
-    send_questions([question])
+    send_questions([question], failures)
 
 
 def _check_question(event: dict, attributes: dict) -> None:

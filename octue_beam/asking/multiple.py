@@ -68,7 +68,8 @@ def _ask_all(questions: list[Question], window: int) -> list[tuple[Any, str]]:
             if started < len(questions) and len(waiter.pending) < window:
                 batch = questions[started : started + window - len(waiter.pending)]
                 listeners.update(register(batch, events_queue))
-                send_questions(batch)
+                # The first batch is sent and checked before waiting; later ones are sent without blocking the wait.
+                send_questions(batch, events_queue if started else None)
                 waiter.add_all(batch)
                 started += len(batch)
             for question in waiter.wait(return_on_finish=True):

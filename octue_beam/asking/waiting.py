@@ -5,6 +5,7 @@ queue, hands each event to its question, runs the watchdogs and retries failed a
 with one question; `ask_multiple` is a waiter with many, so no thread per question is needed.
 """
 
+import dataclasses
 import logging
 import math
 import queue
@@ -16,11 +17,21 @@ from octue_beam.asking.questions import Question
 
 logger = logging.getLogger(__name__)
 
-Resend = Callable[[Question], None]
+Resend = Callable[[Question, queue.Queue], None]
+
+
+@dataclasses.dataclass
+class PublishFailed:
+    """Put on a waiter's queue when a question sent without waiting could not be published."""
+
+    question_uuid: str
+    retry_count: int
+    error: BaseException
 
 
 class Waiter:
-    """Questions waiting on one events queue. `resend(question)` publishes a retry (and calls `question.started`)."""
+    """Questions waiting on one events queue. `resend(question, failures_queue)` publishes a retry without waiting
+    (and calls `question.started`); publishing failures come back on the queue as `PublishFailed`."""
 
     def __init__(self, events_queue: queue.Queue, resend: Resend) -> None:
         self.queue = events_queue
@@ -60,6 +71,11 @@ class Waiter:
             if isinstance(item, ListenerFailed):
                 self._fail_all(item.error, finished)
                 continue
+            if isinstance(item, PublishFailed):
+                question = self.pending.get(item.question_uuid)
+                if question is not None and question.retry_count == item.retry_count:
+                    self._attempt_failed(question, item.error, finished)
+                continue
             event, attributes, data, arrived = item
             question = self.pending.get(attributes.get("question_uuid"))
             if question is None:
@@ -95,7 +111,7 @@ class Waiter:
                 question.retry_count - question.first_retry_count, question.policy.max_retries,
             )
             try:
-                self.resend(question)
+                self.resend(question, self.queue)
             except Exception as send_error:  # noqa: BLE001 - the retry could not be sent: that is its failure
                 error = send_error
             else:

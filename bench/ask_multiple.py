@@ -1,0 +1,261 @@
+"""ask_multiple benchmark: questions/s from one parent to one running service, 50 and 500 questions in flight.
+
+    /work/venv/bin/python bench/ask_multiple.py [--rounds 3] [--sustained 2000] [--skip-raw]
+
+Starts one Pub/Sub emulator and `python -m octue_beam run bench/trivial_service --runner DirectRunner` against it,
+then measures with `octue_beam.ask_multiple` (logs forwarded, as by default):
+- burst: N questions asked at once (N = 50, 500), first send -> last answer, `--rounds` times each;
+- sustained: `--sustained` questions with at most N in flight (`max_workers=N`).
+For comparison (where the time goes) it also measures the same bursts with a raw publisher and a raw streaming-pull
+subscriber (no octue_beam asking code): if both give the same rate, the service pipeline is the bottleneck.
+Octue 0.69.1's `Child.ask_multiple` managed ~16 questions/s with 50 in flight on these machines (goal: >= 80).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SERVICE_DIR = REPOSITORY / "bench" / "trivial_service"
+PROJECT = "octue-beam-bench"
+TOPIC = "bench.services"
+SRUID = "octue-beam-bench/trivial:bench"
+
+
+def start_service(environment: dict) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "octue_beam", "--log-level", "WARNING", "run", str(SERVICE_DIR),
+         "--runner", "DirectRunner", "--revision_tag", "bench"],
+        cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            if "is ready" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(180):
+        stop(process)
+        raise RuntimeError("the service did not get ready in 180 s")
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=20)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants."""
+    parents, cpu = {}, {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += cpu.get(pid, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+class CpuMeter:
+    """CPU seconds used by the asker (this process), the service and the emulator during a measurement."""
+
+    def __init__(self, service_pid: int, emulator_pid: int) -> None:
+        self.pids = {"service": service_pid, "emulator": emulator_pid}
+
+    def snapshot(self) -> dict:
+        times = os.times()
+        return {"asker": times.user + times.system, **{k: process_tree_cpu(v) for k, v in self.pids.items()}}
+
+    def measure(self, function, *args):  # noqa: ANN001, ANN201
+        before, start = self.snapshot(), time.perf_counter()
+        result = function(*args)
+        after, elapsed = self.snapshot(), time.perf_counter() - start
+        shares = {k: (after[k] - before[k]) / elapsed for k in after}
+        return result, shares
+
+
+def event_kinds(count: int) -> dict:
+    """How many events of each kind the service sends per question."""
+    from collections import Counter
+
+    from octue_beam import ask_multiple
+
+    recorded: list = []
+    ask_multiple([{"service_id": SRUID, "input_values": {"n": n}, "record_events": recorded} for n in range(count)])
+    kinds = Counter(event["event"]["kind"] for event in recorded)
+    return {kind: number / count for kind, number in sorted(kinds.items())}
+
+
+def burst(count: int) -> float:
+    from octue_beam import ask_multiple
+
+    start = time.perf_counter()
+    answers = ask_multiple([{"service_id": SRUID, "input_values": {"n": n}, "timeout": 600} for n in range(count)])
+    elapsed = time.perf_counter() - start
+    assert [answer["output_values"]["echo"] for answer, _ in answers] == list(range(count))
+    return count / elapsed
+
+
+def sustained(count: int, in_flight: int) -> float:
+    from octue_beam import ask_multiple
+
+    start = time.perf_counter()
+    answers = ask_multiple(
+        [{"service_id": SRUID, "input_values": {"n": n}, "timeout": 600} for n in range(count)], max_workers=in_flight
+    )
+    elapsed = time.perf_counter() - start
+    assert len(answers) == count
+    return count / elapsed
+
+
+class RawAsker:
+    """Questions published and answers pulled with the bare Google clients (no octue_beam asking code)."""
+
+    def __init__(self) -> None:
+        from google.cloud import pubsub_v1
+
+        from octue_beam.messaging.pubsub import ensure_subscription
+
+        self.parent = f"octue-beam-bench/raw-asker-{uuid.uuid4().hex[:6]}:bench"
+        subscription = f"bench.raw-answers.{uuid.uuid4().hex[:6]}"
+        ensure_subscription(PROJECT, subscription, TOPIC, enable_message_ordering=False)
+        self.publisher = pubsub_v1.PublisherClient(batch_settings=pubsub_v1.types.BatchSettings(max_messages=100,
+                                                                                              max_latency=0.005))
+        self.topic = self.publisher.topic_path(PROJECT, TOPIC)
+        self.subscriber = pubsub_v1.SubscriberClient()
+        self.answered: dict[str, float] = {}
+        self.condition = threading.Condition()
+        self.future = self.subscriber.subscribe(
+            self.subscriber.subscription_path(PROJECT, subscription), self._receive,
+            flow_control=pubsub_v1.types.FlowControl(max_messages=5000),
+        )
+
+    def _receive(self, message) -> None:  # noqa: ANN001
+        message.ack()
+        if message.attributes.get("recipient") != self.parent or b'"result"' not in message.data:
+            return
+        with self.condition:
+            self.answered[message.attributes["question_uuid"]] = time.perf_counter()
+            self.condition.notify_all()
+
+    def burst(self, count: int) -> float:
+        from octue_beam.messaging.attributes import encode_attributes, question_attributes
+
+        start = time.perf_counter()
+        uuids, futures = [], []
+        for n in range(count):
+            question_uuid = str(uuid.uuid4())
+            attributes = encode_attributes(question_attributes(
+                sender=self.parent, recipient=SRUID, sender_sdk_version="0.1.0", question_uuid=question_uuid))
+            data = json.dumps({"kind": "question", "input_values": {"n": n}}).encode()
+            futures.append(self.publisher.publish(self.topic, data, **attributes))
+            uuids.append(question_uuid)
+        for future in futures:
+            future.result()
+        with self.condition:
+            self.condition.wait_for(lambda: all(q in self.answered for q in uuids), timeout=600)
+        return count / (max(self.answered[q] for q in uuids) - start)
+
+    def close(self) -> None:
+        self.future.cancel()
+        try:
+            self.future.result(timeout=10)
+        except BaseException:  # noqa: BLE001 - cancelled
+            pass
+        self.subscriber.close()
+        self.publisher.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="bursts per size (default 3)")
+    parser.add_argument("--sustained", type=int, default=2000, help="questions in each sustained run (default 2000)")
+    parser.add_argument("--skip-raw", action="store_true", help="skip the raw-client comparison")
+    args = parser.parse_args()
+
+    from octue_beam.emulators.pubsub import PubSubEmulator
+
+    emulator = PubSubEmulator().start()
+    os.environ.update({"PUBSUB_EMULATOR_HOST": emulator.host_port, "GOOGLE_CLOUD_PROJECT": PROJECT,
+                       "TWINED_SERVICES_TOPIC_NAME": TOPIC})
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    environment.pop("STORAGE_EMULATOR_HOST", None)
+    figures: dict = {}
+    service = None
+    try:
+        from octue_beam.messaging.pubsub import ensure_topic
+
+        ensure_topic(PROJECT, TOPIC)
+        service = start_service(environment)
+        burst(20)  # warm up: the answer subscription, the service's worker
+        figures["events_per_question"] = event_kinds(50)
+        print(f"events per question: {figures['events_per_question']}", flush=True)
+        meter = CpuMeter(service.pid, emulator._process.pid)
+        for size in (50, 500):
+            rates, shares = [], []
+            for _ in range(args.rounds):
+                rate, share = meter.measure(burst, size)
+                rates.append(rate)
+                shares.append(share)
+            cores = {k: statistics.median(s[k] for s in shares) for k in shares[0]}
+            figures[f"burst_{size}"] = {"median_q_per_s": statistics.median(rates), "rates": rates, "cpu_cores": cores}
+            print(f"ask_multiple, {size} at once: {statistics.median(rates):.0f} questions/s "
+                  f"(rounds: {', '.join(f'{r:.0f}' for r in rates)}); CPU cores busy: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+                  + f"; asker CPU per question {1000 * cores['asker'] / statistics.median(rates):.1f} ms", flush=True)
+        for in_flight in (50, 500):
+            rate = sustained(args.sustained, in_flight)
+            figures[f"sustained_{in_flight}_in_flight"] = rate
+            print(f"ask_multiple, {args.sustained} questions with {in_flight} in flight: {rate:.0f} questions/s",
+                  flush=True)
+        if not args.skip_raw:
+            raw = RawAsker()
+            try:
+                raw.burst(20)
+                for size in (50, 500):
+                    rates = [raw.burst(size) for _ in range(args.rounds)]
+                    figures[f"raw_burst_{size}"] = {"median_q_per_s": statistics.median(rates), "rates": rates}
+                    print(f"raw clients, {size} at once: {statistics.median(rates):.0f} questions/s "
+                          f"(rounds: {', '.join(f'{r:.0f}' for r in rates)})", flush=True)
+            finally:
+                raw.close()
+    finally:
+        if service is not None:
+            stop(service)
+        from octue_beam.asking.answers import close_listeners
+
+        close_listeners()
+        emulator.stop()
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,2 @@
+def run(analysis):
+    analysis.output_values = {"echo": analysis.input_values["n"]}
