@@ -190,3 +190,41 @@ def run(analysis):
         assert attributes["originator"] == "root-org/root:1.0.0"
     # C's monitor message was forwarded by B (whose app gave no handler) and by A to the root's handler
     assert monitor_messages == [{"from": "c"}]
+
+
+def test_ask_multiple_from_an_app_carries_tree_attributes_and_is_recorded(tmp_path, pubsub_emulator, monkeypatch):
+    from octue_beam.messaging import events
+    from octue_beam.service.diagnostics import Diagnostics
+    from tests.asking.responder import Responder
+
+    project = os.environ["GOOGLE_CLOUD_PROJECT"]
+    worker_sruid = f"test-org/worker-{uuid.uuid4().hex[:8]}:1.0.0"
+
+    def script(event, attributes, send):
+        send(events.result(output_values=event["input_values"] * 2))
+
+    app = """
+def run(analysis):
+    answers = analysis.children["worker"].ask_multiple({"input_values": 1}, {"input_values": 2, "timeout": 60})
+    analysis.output_values = {"answers": [answer["output_values"] for answer, _ in answers]}
+"""
+    configuration = [{"key": "worker", "id": worker_sruid, "backend": {"name": "GCPPubSubBackend", "project_id": project}}]
+    service = load_service(write_service(tmp_path / "p", app=app, twine=CHILDREN_TWINE, service={"children": configuration}))
+    recorded = []
+    original_init = Diagnostics.__init__
+
+    def keep(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        recorded.append(self)
+
+    monkeypatch.setattr(Diagnostics, "__init__", keep)
+    question_uuid = str(uuid.uuid4())
+    with Responder(project, script, sruid=worker_sruid) as worker:
+        analysis = answer(service, question_uuid=question_uuid, input_values={})
+
+    assert analysis.output_values == {"answers": [2, 4]}
+    assert sorted(attributes["parent_question_uuid"] for _, attributes in worker.questions) == [question_uuid] * 2
+    assert all(attributes["originator_question_uuid"] == question_uuid for _, attributes in worker.questions)
+    questions = recorded[0].questions.questions
+    assert [(q["key"], q["input_values"]) for q in questions] == [("worker", 1), ("worker", 2)]
+    assert all(q["events"][-1]["event"]["kind"] == "result" for q in questions)
