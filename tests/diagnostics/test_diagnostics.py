@@ -225,3 +225,38 @@ def test_the_diagnostics_command_explains_a_wrong_path(tmp_path, storage_emulato
     assert "gs://" in capsys.readouterr().err
     assert main(["diagnostics", f"gs://octue-beam-test-bucket/nothing-{uuid.uuid4().hex}", "--local-path", str(tmp_path)]) == 1
     assert "No diagnostics were found" in capsys.readouterr().err
+
+
+def test_the_configuration_manifest_round_trips_with_its_datasets(tmp_path, diagnostics_path):
+    lookup = tmp_path / "lookup"
+    lookup.mkdir()
+    (lookup / "table.csv").write_text("a,1\nb,2\n")
+    service_dir = write_service(
+        tmp_path / "configured",
+        app="def run(analysis):\n    analysis.output_values = {'files': len(analysis.configuration_manifest.get_dataset('lookup').files)}\n",
+        twine={
+            "configuration_manifest": {"datasets": {"lookup": {"purpose": "a lookup table"}}},
+            "input_values_schema": {"type": "object"},
+            "output_values_schema": {"type": "object"},
+        },
+        service={
+            "diagnostics_cloud_path": diagnostics_path,
+            "configuration_manifest": {"id": str(uuid.uuid4()), "name": "config", "datasets": {"lookup": str(lookup)}},
+        },
+    )
+    question_uuid = str(uuid.uuid4())
+    service = load_service(service_dir)
+    answer(service, question_uuid=question_uuid, input_values={"n": 1}, save_diagnostics=SAVE_DIAGNOSTICS_ON)
+    saved = f"{diagnostics_path}/{question_uuid}"
+    assert "configuration_manifest_datasets/lookup/table.csv" in listing(saved)
+    assert service.configuration_manifest.get_dataset("lookup").path == str(lookup)  # the service's own is unchanged
+
+    from octue_beam.service.diagnostics import download_diagnostics
+
+    folder = download_diagnostics(saved, tmp_path / "fixtures", download_datasets=True)
+    _, configuration_manifest, input_values, input_manifest, children = load_test_fixture_from_diagnostics(folder)
+    assert input_values == {"n": 1} and input_manifest is None and children == ()
+    dataset = configuration_manifest.get_dataset("lookup")
+    assert dataset.path == os.path.join(folder, "configuration_manifest_datasets", "lookup")
+    with dataset.files.one().open() as f:
+        assert f.read() == "a,1\nb,2\n"
