@@ -2,8 +2,9 @@
 
     /work/venv/bin/python bench/ask_multiple.py [--rounds 3] [--sustained 2000] [--skip-raw]
 
-Starts one Pub/Sub emulator and `python -m octue_beam run bench/trivial_service --runner DirectRunner` against it,
-then measures with `octue_beam.ask_multiple` (logs forwarded, as by default):
+First measures the asking side alone: `ask_multiple` to a minimal child made of the bare Google clients, which
+answers at once (50, 500 and 2000 at once). Then starts `python -m octue_beam run bench/trivial_service --runner
+DirectRunner` on the same emulator and measures with `octue_beam.ask_multiple` (logs forwarded, as by default):
 - burst: N questions asked at once (N = 50, 500), first send -> last answer, `--rounds` times each;
 - sustained: `--sustained` questions with at most N in flight (`max_workers=N`).
 For comparison (where the time goes) it also measures the same bursts with a raw publisher and a raw streaming-pull
@@ -27,12 +28,47 @@ SERVICE_DIR = REPOSITORY / "bench" / "trivial_service"
 PROJECT = "octue-beam-bench"
 TOPIC = "bench.services"
 SRUID = "octue-beam-bench/trivial:bench"
+ECHO_SRUID = "octue-beam-bench/echo:bench"
+
+# A minimal child made of the bare Google clients: acknowledges and answers each question at once (batched publishing).
+ECHO_RESPONDER = """
+import json, sys, threading
+from google.cloud import pubsub_v1
+from octue_beam.messaging.attributes import encode_attributes, refreshed, response_attributes
+from octue_beam.messaging.parsing import decode_message_attributes
+from octue_beam.messaging.pubsub import ensure_subscription, service_subscription_name
+
+project, topic, sruid = sys.argv[1:4]
+subscription = ensure_subscription(project, service_subscription_name(sruid), topic, enable_message_ordering=False)
+publisher = pubsub_v1.PublisherClient(batch_settings=pubsub_v1.types.BatchSettings(max_messages=200, max_latency=0.005))
+topic_path = publisher.topic_path(project, topic)
+ACK = json.dumps({"kind": "delivery_acknowledgement"}).encode()
+
+def answer(message):
+    message.ack()
+    attributes = message.attributes
+    if attributes.get("recipient") != sruid or attributes.get("sender_type") != "PARENT":
+        return
+    base = response_attributes(decode_message_attributes(dict(attributes)), "0.1.0")
+    n = json.loads(message.data)["input_values"]["n"]
+    publisher.publish(topic_path, ACK, **encode_attributes(refreshed(base)))
+    result = json.dumps({"kind": "result", "output_values": {"echo": n}}).encode()
+    publisher.publish(topic_path, result, **encode_attributes(refreshed(base)))
+
+subscriber = pubsub_v1.SubscriberClient()
+future = subscriber.subscribe(subscription, answer, flow_control=pubsub_v1.types.FlowControl(max_messages=5000))
+print("is ready", flush=True)
+future.result()
+"""
 
 
-def start_service(environment: dict) -> subprocess.Popen:
+def start_service(environment: dict, command: list[str] | None = None) -> subprocess.Popen:
+    command = command or [
+        sys.executable, "-m", "octue_beam", "--log-level", "WARNING", "run", str(SERVICE_DIR),
+        "--runner", "DirectRunner", "--revision_tag", "bench",
+    ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "octue_beam", "--log-level", "WARNING", "run", str(SERVICE_DIR),
-         "--runner", "DirectRunner", "--revision_tag", "bench"],
+        command,
         cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         text=True, start_new_session=True,
     )
@@ -113,11 +149,11 @@ def event_kinds(count: int) -> dict:
     return {kind: number / count for kind, number in sorted(kinds.items())}
 
 
-def burst(count: int) -> float:
+def burst(count: int, sruid: str = SRUID) -> float:
     from octue_beam import ask_multiple
 
     start = time.perf_counter()
-    answers = ask_multiple([{"service_id": SRUID, "input_values": {"n": n}, "timeout": 600} for n in range(count)])
+    answers = ask_multiple([{"service_id": sruid, "input_values": {"n": n}, "timeout": 600} for n in range(count)])
     elapsed = time.perf_counter() - start
     assert [answer["output_values"]["echo"] for answer, _ in answers] == list(range(count))
     return count / elapsed
@@ -198,6 +234,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="bursts per size (default 3)")
     parser.add_argument("--sustained", type=int, default=2000, help="questions in each sustained run (default 2000)")
     parser.add_argument("--skip-raw", action="store_true", help="skip the raw-client comparison")
+    parser.add_argument("--skip-echo", action="store_true", help="skip the bare-client echo child (asking capacity)")
     args = parser.parse_args()
 
     from octue_beam.emulators.pubsub import PubSubEmulator
@@ -213,6 +250,30 @@ def main() -> int:
         from octue_beam.messaging.pubsub import ensure_topic
 
         ensure_topic(PROJECT, TOPIC)
+        if not args.skip_echo:
+            echo = start_service(environment, [sys.executable, "-c", ECHO_RESPONDER, PROJECT, TOPIC, ECHO_SRUID])
+            try:
+                burst(20, ECHO_SRUID)
+                meter = CpuMeter(echo.pid, emulator._process.pid)
+                for size in (50, 500, 2000):
+                    rates, shares = [], []
+                    for _ in range(args.rounds):
+                        rate, share = meter.measure(burst, size, ECHO_SRUID)
+                        rates.append(rate)
+                        shares.append(share)
+                    cores = {k: statistics.median(s[k] for s in shares) for k in shares[0]}
+                    figures[f"echo_burst_{size}"] = {"median_q_per_s": statistics.median(rates), "rates": rates,
+                                                     "cpu_cores": cores}
+                    print(f"ask_multiple to a bare-client echo child, {size} at once: "
+                          f"{statistics.median(rates):.0f} questions/s (rounds: {', '.join(f'{r:.0f}' for r in rates)}); "
+                          "CPU cores busy: " + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+                          + f"; asker CPU per question {1000 * cores['asker'] / statistics.median(rates):.1f} ms",
+                          flush=True)
+            finally:
+                stop(echo)
+                from octue_beam.messaging.pubsub import delete_subscription, service_subscription_name
+
+                delete_subscription(PROJECT, service_subscription_name(ECHO_SRUID))
         service = start_service(environment)
         burst(20)  # warm up: the answer subscription, the service's worker
         figures["events_per_question"] = event_kinds(50)
