@@ -19,7 +19,8 @@ def add_ask_parser(subparsers: Any) -> None:
         "ask",
         help="Ask a running service a question over Pub/Sub and print its answer as JSON.",
         description=(
-            "Send a question to the service SERVICE_ID (a full SRUID 'namespace/name:revision_tag') on the services "
+            "Send a question to the service SERVICE_ID (an SRUID 'namespace/name:revision_tag', or 'namespace/name' "
+            "resolved through --service-registry) on the services "
             "topic and wait for its answer, which is printed on stdout as JSON "
             '{"question_uuid", "output_values", "output_manifest"}. The child\'s logs are shown on stderr. Uses '
             "the Pub/Sub emulator at $PUBSUB_EMULATOR_HOST when set, else the project given by --project or "
@@ -35,6 +36,21 @@ def add_ask_parser(subparsers: Any) -> None:
         type=float,
         default=360,
         help="give up when the service sends nothing for this many seconds (default: 360)",
+    )
+    parser.add_argument(
+        "--delivery-acknowledgement-timeout",
+        type=float,
+        default=3600,
+        help="give up when the service has not acknowledged the question after this many seconds (default: 3600)",
+    )
+    parser.add_argument(
+        "--max-retries", type=int, default=0, help="ask again (same question UUID) this many times on failure"
+    )
+    parser.add_argument(
+        "--service-registry",
+        action="append",
+        metavar="URL",
+        help="service registry endpoint resolving a SERVICE_ID without a revision tag (may be repeated)",
     )
     parser.add_argument("--project", help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, or the emulator's)")
     parser.add_argument("--asynchronous", action="store_true", help="send the question and print its UUID without waiting")
@@ -66,6 +82,11 @@ def handle_ask(args: argparse.Namespace) -> int:
                 input_manifest=input_manifest,
                 timeout=args.timeout,
                 maximum_heartbeat_interval=args.maximum_heartbeat_interval,
+                delivery_acknowledgement_timeout=args.delivery_acknowledgement_timeout,
+                max_retries=args.max_retries,
+                service_registries=[
+                    {"name": url, "endpoint": url} for url in args.service_registry
+                ] if args.service_registry else None,
                 asynchronous=args.asynchronous,
                 question_uuid=args.question_uuid,
                 subscribe_to_logs=not args.no_logs,
