@@ -12,9 +12,11 @@ Differences from Octue's `Child.ask` (on purpose):
 
 import functools
 import logging
+import math
 import os
 import queue
 import threading
+import time
 import uuid as uuid_module
 from typing import Any, Callable, Iterable, Sequence
 
@@ -363,14 +365,18 @@ def _publish_error(question: Question, error: BaseException) -> BaseException:
     return error
 
 
-@functools.lru_cache(maxsize=64)
-def _ensure_topic_once(project: str, topic_name: str | None, emulator_host: str) -> None:
-    pubsub.ensure_topic(project, topic_name)
+_topics_ensured: dict[tuple, float] = {}
 
 
 def _ensure_topic(project: str, topic_name: str | None) -> None:
-    """Create the services topic on an emulator (once per process and emulator)."""
-    _ensure_topic_once(project, topic_name, os.environ.get("PUBSUB_EMULATOR_HOST", ""))
+    """Create the services topic on an emulator (at most every 10 s per topic and emulator: an emulator may have
+    been restarted meanwhile)."""
+    key = (project, topic_name, os.environ.get("PUBSUB_EMULATOR_HOST", ""))
+    now = time.monotonic()
+    if now - _topics_ensured.get(key, -math.inf) < 10:
+        return
+    pubsub.ensure_topic(project, topic_name)
+    _topics_ensured[key] = now
 
 
 def resend(question: Question, failures: queue.Queue | None = None) -> None:
