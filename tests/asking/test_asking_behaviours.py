@@ -13,7 +13,7 @@ import pytest
 
 import octue_beam
 from octue_beam import exceptions
-from octue_beam.asking import Child, ask, ask_multiple, forget, get_answer, get_events
+from octue_beam.asking import Child, ask, ask_multiple, default_parent_sruid, forget, get_answer, get_events
 from octue_beam.asking.logs import prefixed_message, split_prefixes
 from octue_beam.messaging import events
 from octue_beam.service.context import current_question, monitor_forwarder_context, question_context
@@ -361,3 +361,68 @@ def test_cloud_datasets_are_sent_as_signed_urls_when_asked(test_bucket, tmp_path
     assert unsigned["output_values"] == cloud_path or unsigned["output_values"]["path"] == cloud_path
     assert manifest.datasets["data"].path == cloud_path  # the caller's manifest is not changed
 
+
+
+# --- a tree of questions: the grandchild's logs and monitor messages reach the originator ----------------------
+
+
+class ForwardToParent(logging.Handler):
+    """What a service's log forwarding does: send the records emitted in a question's context to its parent."""
+
+    def __init__(self, question_uuid, send):
+        super().__init__(logging.INFO)
+        self.question_uuid = question_uuid
+        self.send = send
+
+    def emit(self, record):
+        if current_question() == self.question_uuid:
+            self.send(events.log_record(record))
+
+
+def test_logs_and_monitor_messages_of_a_grandchild_reach_the_originator_with_the_tree_attributes():
+    def grandchild_script(event, attributes, send):
+        send(events.delivery_acknowledgement())
+        send(events.log_record(logging.LogRecord("grandchild.app", logging.WARNING, "app.py", 1, "deep", None, None)))
+        send(events.monitor_message({"grandchild": "halfway"}))
+        send(events.result(output_values="from the grandchild"))
+
+    with Responder(PROJECT, grandchild_script) as grandchild:
+
+        def child_script(event, attributes, send):
+            """A service answering: its app asks the grandchild inside the question's context."""
+            send(events.delivery_acknowledgement())
+            question_uuid = attributes["question_uuid"]
+            handler = ForwardToParent(question_uuid, send)
+            logging.getLogger().addHandler(handler)
+            try:
+                with question_context(question_uuid), monitor_forwarder_context(
+                    lambda data: send(events.monitor_message(data))
+                ):
+                    tree = {"parent_question_uuid": question_uuid,
+                            "originator_question_uuid": attributes["originator_question_uuid"],
+                            "originator": attributes["originator"]}
+                    answer, _ = Child(grandchild.sruid, parent_sruid=attributes["recipient"], tree=tree).ask(timeout=60)
+            finally:
+                logging.getLogger().removeHandler(handler)
+            send(events.result(output_values=answer["output_values"]))
+
+        with Responder(PROJECT, child_script) as child:
+            collected = Collect()
+            grandchild_logger = logging.getLogger("grandchild.app")
+            grandchild_logger.addHandler(collected)
+            monitor_messages = []
+            try:
+                answer, question_uuid = ask(child.sruid, {"n": 1}, timeout=60,
+                                            handle_monitor_message=monitor_messages.append)
+            finally:
+                grandchild_logger.removeHandler(collected)
+
+    assert answer["output_values"] == "from the grandchild"
+    [(_, grandchild_question)] = grandchild.questions
+    assert grandchild_question["parent_question_uuid"] == question_uuid
+    assert grandchild_question["originator_question_uuid"] == question_uuid
+    assert grandchild_question["originator"] == default_parent_sruid()
+    assert grandchild_question["sender"] == child.sruid
+    messages = [message for message, _, _ in collected.seen]
+    assert f"[{child.sruid} | {question_uuid}] [{grandchild.sruid} | {grandchild_question['question_uuid']}] deep" in messages
+    assert monitor_messages == [{"grandchild": "halfway"}]
