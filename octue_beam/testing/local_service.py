@@ -14,7 +14,8 @@ READY = "is ready"
 
 
 class LocalService:
-    """Serve the service in `service_dir` on its own services topic until `stop()` (or the end of a `with`).
+    """Serve the service in `service_dir` on its own services topic and subscription until `stop()` (or the end of
+    a `with`), so services served one after another never read each other's questions.
 
     The subprocess inherits the environment (so `PUBSUB_EMULATOR_HOST`, `STORAGE_EMULATOR_HOST` and
     `GOOGLE_CLOUD_PROJECT` of running emulators); `extra_args` are options of the `run` command (e.g.
@@ -27,10 +28,15 @@ class LocalService:
 
         self.service_dir = os.path.abspath(os.fspath(service_dir))
         self.extra_args = list(extra_args)
-        self.topic_name = topic_name or f"test.services.{uuid.uuid4().hex[:8]}"
+        suffix = uuid.uuid4().hex[:8]
+        self.topic_name = topic_name or f"test.services.{suffix}"
         self.revision_tag = revision_tag
         self.environment = dict(environment or {})
         self.sruid = load_service(self.service_dir, revision_tag=revision_tag, check_credentials=False).sruid
+        if not any(argument.split("=")[0] == "--subscription" for argument in self.extra_args):
+            from octue_beam.service.sruid import to_pub_sub_form
+
+            self.extra_args += ["--subscription", f"{to_pub_sub_form(self.sruid)}.test.{suffix}"]
         self.output: list[str] = []
         self.process: subprocess.Popen | None = None
         self._ready = threading.Event()
