@@ -19,7 +19,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from octue_beam import __version__
 from octue_beam.messaging import events
-from octue_beam.messaging.attributes import response_attributes
+from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH, response_attributes
 from octue_beam.pipeline.emitting import QuestionEmitter
 from octue_beam.pipeline.worker import Worker, WorkerConfig, get_worker
 
@@ -73,6 +73,7 @@ def answer_question(worker: Worker, question: dict) -> Answered:
                     originator_question_uuid=attributes.get("originator_question_uuid"),
                     originator=attributes.get("originator"),
                     retry_count=attributes.get("retry_count", 0),
+                    save_diagnostics=attributes.get("save_diagnostics") or SAVE_DIAGNOSTICS_ON_CRASH,
                 )
             final = analysis.result_event()
         except BaseException as error:  # noqa: BLE001 - app errors (even SystemExit) become exception events
