@@ -12,8 +12,7 @@ from typing import Any, Callable
 from octue_beam.service.analysis import Analysis
 from octue_beam.service.children import build_children
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH
-from octue_beam.service import context
-from octue_beam.service.context import question_context
+from octue_beam.service.context import monitor_forwarder_context, question_context
 from octue_beam.service.diagnostics import Diagnostics
 from octue_beam.service.loading import Service
 
@@ -72,9 +71,8 @@ def answer(
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(question_context(question_uuid))
-        forwarding = getattr(context, "monitor_forwarder_context", None)
-        if forwarding is not None:  # children asked without a handler send their monitor messages to ours
-            stack.enter_context(forwarding(handle_monitor_message))
+        # children asked without a handler (even with `octue_beam.ask`) send their monitor messages to ours
+        stack.enter_context(monitor_forwarder_context(handle_monitor_message))
         stack.enter_context(diagnostics.capturing_logs())
         try:
             analysis = _answer(

@@ -102,8 +102,7 @@ class AppChild:
         return getattr(self.child, "received_events", [])
 
     def ask(self, input_values: Any = None, input_manifest: Any = None, **kwargs: Any) -> tuple[dict | None, str]:
-        from octue_beam.service import context
-        from octue_beam.service.context import current_question, question_context
+        from octue_beam.service.context import current_question, monitor_forwarder_context, question_context
 
         for name, value in self._tree.items():
             if kwargs.get(name) is None:
@@ -123,9 +122,7 @@ class AppChild:
             # Threads the app starts do not inherit its context: attribute re-emitted child logs to this question.
             if current_question() is None and self._tree.get("parent_question_uuid"):
                 stack.enter_context(question_context(self._tree["parent_question_uuid"]))
-                forwarding = getattr(context, "monitor_forwarder_context", None)
-                if forwarding is not None:
-                    stack.enter_context(forwarding(self._forward_monitor_message))
+                stack.enter_context(monitor_forwarder_context(self._forward_monitor_message))
             return child.ask(input_values=input_values, input_manifest=input_manifest, record_events=recorded, **kwargs)
 
     def ask_multiple(self, *questions: dict, max_workers: int | None = None, raise_errors: bool = True,

@@ -56,10 +56,9 @@ class ChildEmulator:
         if asynchronous:
             return None, question_uuid
         if handle_monitor_message is None:
-            from octue_beam.service import context
+            from octue_beam.service.context import current_monitor_forwarder
 
-            forwarder = getattr(context, "current_monitor_forwarder", None)
-            handle_monitor_message = forwarder() if forwarder is not None else None
+            handle_monitor_message = current_monitor_forwarder()
         received: list[dict] = []
         self.received_events = received
         for item in self.events:
