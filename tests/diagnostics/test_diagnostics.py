@@ -1,7 +1,6 @@
 """Diagnostics on the storage emulator: saved by a crashing question, downloaded with the CLI, loaded as a fixture and
 replayed with `run_locally` + emulated children to reproduce the crash."""
 
-import json
 import logging
 import os
 import subprocess
@@ -10,7 +9,7 @@ import uuid
 
 import pytest
 
-from octue_beam import Dataset, Datafile, Manifest, run_locally
+from octue_beam import Dataset, Manifest, run_locally
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_OFF, SAVE_DIAGNOSTICS_ON
 from octue_beam.service.answering import answer
 from octue_beam.service.loading import load_service
