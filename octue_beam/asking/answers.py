@@ -103,7 +103,14 @@ class AnswerListener:
             return question_uuid in self._queues
 
     def _on_message(self, message: Any) -> None:
-        message.ack()
+        # Acknowledged only once handed over: the client delivers the next message of an ordering key (a question's
+        # next event) after this one is acknowledged, so the question's queue receives its events in order.
+        try:
+            self._dispatch(message)
+        finally:
+            message.ack()
+
+    def _dispatch(self, message: Any) -> None:
         attributes = dict(message.attributes)
         if not is_addressed_to(attributes, self.parent_sruid, CHILD):
             logger.debug("Ignored a message not addressed to %s: %r.", self.parent_sruid, attributes)

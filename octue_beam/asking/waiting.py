@@ -17,6 +17,8 @@ from octue_beam.asking.questions import Question
 
 logger = logging.getLogger(__name__)
 
+MAX_BLOCK_SECONDS = 3600  # a queue wait cannot be infinite
+
 Resend = Callable[[Question, queue.Queue], None]
 
 
@@ -56,41 +58,47 @@ class Waiter:
             if return_on_finish and finished:
                 return finished
             now = time.monotonic()
-            if now >= self._next_check:
-                self._check_deadlines(now, finished)
-                continue
+            if now >= self._next_check or now >= until:
+                # Events that arrived already come first (they carry their arrival time), then the watchdogs.
+                try:
+                    self._handle(self.queue.get_nowait(), finished)
+                    continue
+                except queue.Empty:
+                    pass
+                if now >= self._next_check:
+                    self._check_deadlines(now, finished)
+                    continue
+                return finished
             try:
-                if now >= until:  # only what has arrived already
-                    item = self.queue.get_nowait()
-                else:
-                    item = self.queue.get(timeout=max(0.0, min(self._next_check, until) - now))
+                item = self.queue.get(timeout=min(self._next_check - now, until - now, MAX_BLOCK_SECONDS))
             except queue.Empty:
-                if now >= until:
-                    return finished
                 continue
-            if isinstance(item, ListenerFailed):
-                self._fail_all(item.error, finished)
-                continue
-            if isinstance(item, PublishFailed):
-                question = self.pending.get(item.question_uuid)
-                if question is not None and question.retry_count == item.retry_count:
-                    self._attempt_failed(question, item.error, finished)
-                continue
-            event, attributes, data, arrived = item
-            question = self.pending.get(attributes.get("question_uuid"))
-            if question is None:
-                continue  # a duplicate or late event of a finished question
-            was_acknowledged = question.acknowledged_at is not None
-            error = question.handle(event, attributes, data, arrived)
-            if error is not None:
-                self._attempt_failed(question, error, finished)
-            elif question.done:
-                del self.pending[question.question_uuid]
-                finished.append(question)
-            elif not was_acknowledged:
-                # The acknowledgement switches to the heartbeat watchdog, whose deadline may be earlier.
-                self._next_check = min(self._next_check, question.deadline())
+            self._handle(item, finished)
         return finished
+
+    def _handle(self, item: object, finished: list[Question]) -> None:
+        if isinstance(item, ListenerFailed):
+            self._fail_all(item.error, finished)
+            return
+        if isinstance(item, PublishFailed):
+            question = self.pending.get(item.question_uuid)
+            if question is not None and question.retry_count == item.retry_count:
+                self._attempt_failed(question, item.error, finished)
+            return
+        event, attributes, data, arrived = item
+        question = self.pending.get(attributes.get("question_uuid"))
+        if question is None:
+            return  # a duplicate or late event of a finished question
+        was_acknowledged = question.acknowledged_at is not None
+        error = question.handle(event, attributes, data, arrived)
+        if error is not None:
+            self._attempt_failed(question, error, finished)
+        elif question.done:
+            del self.pending[question.question_uuid]
+            finished.append(question)
+        elif not was_acknowledged:
+            # The acknowledgement switches to the heartbeat watchdog, whose deadline may be earlier.
+            self._next_check = min(self._next_check, question.deadline())
 
     def _check_deadlines(self, now: float, finished: list[Question]) -> None:
         next_check = math.inf

@@ -166,6 +166,24 @@ def test_get_answer_waits_and_its_own_timeout_keeps_the_question():
         assert get_answer(question_uuid, timeout=30)["output_values"] == "late"
 
 
+def test_events_buffered_while_nobody_reads_do_not_count_as_silence():
+    """Read long after the answer arrived (longer than maximum_heartbeat_interval): the answer, not a timeout."""
+    with Responder(PROJECT, double) as child:
+        _, question_uuid = ask(child.sruid, {"n": 2}, asynchronous=True, maximum_heartbeat_interval=0.5)
+        deadline = time.monotonic() + 30
+        while not child.questions and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)
+        assert get_answer(question_uuid)["output_values"] == 4
+
+
+def test_no_timeouts_at_all_are_allowed():
+    with Responder(PROJECT, double) as child:
+        answer, _ = ask(child.sruid, {"n": 3}, timeout=None, maximum_heartbeat_interval=None,
+                        delivery_acknowledgement_timeout=None)
+    assert answer["output_values"] == 6
+
+
 def test_a_forgotten_asynchronous_question_is_no_longer_buffered():
     _, question_uuid = ask(f"test-org/nobody-{uuid.uuid4().hex[:8]}:1.0.0", {"n": 1}, asynchronous=True)
     forget(question_uuid)
