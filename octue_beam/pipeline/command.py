@@ -54,6 +54,22 @@ def add_run_parser(subparsers: Any) -> None:
         help="revision tag of the service (default: $OCTUE_SERVICE_REVISION_TAG, else 'local')",
     )
     parser.add_argument("--project", help="Google Cloud project (default: the configured one, else local emulators)")
+    parser.add_argument(
+        "--with",
+        dest="companions",
+        action="append",
+        default=[],
+        metavar="OTHER_SERVICE_DIR",
+        help="also serve this service (e.g. a child) in a subprocess on the same emulators; repeatable (local runs only)",
+    )
+    parser.add_argument(
+        "--ask",
+        metavar="INPUT_VALUES",
+        help="once the service is ready, ask it one question with these input values (JSON or the path of a JSON file), "
+        "print the answer as JSON, stop everything and exit (local runs only)",
+    )
+    parser.add_argument("--ask-manifest", metavar="FILE", help="input manifest (JSON or a JSON file) for --ask")
+    parser.add_argument("--ask-timeout", type=float, default=300, help="seconds to wait for the --ask answer (default: 300)")
     parser.set_defaults(handler=run_command, pipeline_args=[])
 
 
@@ -146,6 +162,7 @@ def _run_locally(args: argparse.Namespace) -> int:
     from octue_beam.emulators.local import local_emulators
     from octue_beam.pipeline.building import build_service_pipeline
 
+    question = _question_to_ask(args)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     result = None
     code = 0
@@ -154,15 +171,16 @@ def _run_locally(args: argparse.Namespace) -> int:
             options = _pipeline_options(args, args.project or local.project)
             pipeline, plan = build_service_pipeline(options)
             _create_resources(plan)
-            result = pipeline.run()
-            _print_ready(plan, local)
+            companions = _start_companions(args.companions, plan)
             try:
-                result.wait_until_finish()
-            except KeyboardInterrupt:
-                raise
-            except Exception as error:  # noqa: BLE001 - the pipeline failed (e.g. lost the emulator)
-                print(f"The service pipeline of {plan.sruid} stopped: {type(error).__name__}: {error}", file=sys.stderr)
-                code = 1
+                result = pipeline.run()
+                _print_ready(plan, local, stream=sys.stderr if question is not None else sys.stdout)
+                if question is not None:
+                    code = _ask_once(plan, question, args.ask_timeout)
+                else:
+                    code = _wait(result, plan)
+            finally:
+                _stop_companions(companions)
     except KeyboardInterrupt:
         print("Stopping the service.", file=sys.stderr)
         code = 0
@@ -170,12 +188,94 @@ def _run_locally(args: argparse.Namespace) -> int:
         if result is not None:
             threading.Thread(target=_cancel_quietly, args=(result,), daemon=True).start()
         signal.signal(signal.SIGTERM, previous)
-    # The local runner's pull blocks for up to 30 s and question threads may still run: everything started here is
-    # stopped, so leave now rather than waiting for them.
+    _exit(code)
+
+
+def _wait(result: Any, plan: Any) -> int:
+    """Serve until interrupted; 1 if the pipeline stops by itself (e.g. it lost the emulator)."""
+    try:
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:  # noqa: BLE001
+        print(f"The service pipeline of {plan.sruid} stopped: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _exit(code: int) -> None:
+    """Leave at once: the local runner's pull blocks for up to 30 s and question threads may still run, and
+    everything started here has been stopped."""
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()
     os._exit(code)
+
+
+def _question_to_ask(args: argparse.Namespace) -> dict | None:
+    """The `--ask` question's inputs, read before anything starts so that bad JSON fails fast."""
+    from octue_beam.cli import _load_json_argument
+
+    if args.ask is None:
+        if args.ask_manifest:
+            raise ValueError("--ask-manifest needs --ask (the input values of the question).")
+        return None
+    return {
+        "input_values": _load_json_argument(args.ask, "--ask"),
+        "input_manifest": _load_json_argument(args.ask_manifest, "--ask-manifest"),
+    }
+
+
+def _start_companions(service_dirs: list[str], plan: Any) -> list:
+    """Serve each of `service_dirs` in a subprocess on the same topic and emulators; wait until all are ready."""
+    from concurrent import futures
+
+    from octue_beam.testing.local_service import LocalService
+
+    companions = [
+        LocalService(service_dir, topic_name=plan.topic_name, environment={"GOOGLE_CLOUD_PROJECT": plan.project})
+        for service_dir in service_dirs
+    ]
+    for companion, service_dir in zip(companions, service_dirs):
+        print(f"Starting {companion.sruid} from {service_dir} ...", file=sys.stderr, flush=True)
+    try:
+        with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:
+            for started in [pool.submit(companion.start) for companion in companions]:
+                started.result()
+    except BaseException:
+        _stop_companions(companions)
+        raise
+    return companions
+
+
+def _stop_companions(companions: list) -> None:
+    from concurrent import futures
+
+    with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:
+        list(pool.map(lambda companion: companion.stop(), companions))
+
+
+def _ask_once(plan: Any, question: dict, timeout: float) -> int:
+    """Ask the service one question and print the answer (or the error) as JSON; 0 on a result, 1 otherwise."""
+    from octue_beam.asking import ask
+
+    print(f"Asking {plan.sruid}: {json.dumps(question['input_values'])}", file=sys.stderr, flush=True)
+    try:
+        answer, question_uuid = ask(
+            plan.sruid, question["input_values"], question["input_manifest"], timeout=timeout, project=plan.project,
+            topic_name=plan.topic_name, allow_local_files=True, subscribe_to_logs=False,
+        )
+    except Exception as error:  # noqa: BLE001 - reported as the command's one-paragraph error
+        print(f"octue-beam run: the question failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return 1
+    manifest = answer.get("output_manifest")
+    output = {
+        "question_uuid": question_uuid,
+        "output_values": answer.get("output_values"),
+        "output_manifest": manifest.to_primitive() if hasattr(manifest, "to_primitive") else manifest,
+    }
+    print(json.dumps(output, indent=2), flush=True)
+    return 0
 
 
 def _cancel_quietly(result: Any) -> None:
@@ -202,7 +302,9 @@ def example_input_values(service: Any) -> Any:
     return example
 
 
-def _print_ready(plan: Any, local: Any) -> None:
+def _print_ready(plan: Any, local: Any, stream: Any = None) -> None:
+    """Say what runs where and how to ask it (on stderr when stdout is for an `--ask` answer)."""
+    stream = stream or sys.stdout
     environment = {}
     if os.environ.get("PUBSUB_EMULATOR_HOST"):
         environment["PUBSUB_EMULATOR_HOST"] = os.environ["PUBSUB_EMULATOR_HOST"]
@@ -214,9 +316,9 @@ def _print_ready(plan: Any, local: Any) -> None:
     prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in environment.items())
     values = json.dumps(example_input_values(plan.service))
     started = ", ".join(local.started) or "nothing (using what is configured)"
-    print(f"Service {plan.sruid}: answering questions from {plan.subscription_path} on {plan.runner}.")
-    print(f"  SRUID: {plan.sruid}")
-    print(f"  emulators started here: {started}")
-    print("  Ask it from another shell:")
-    print(f"    {prefix} python -m octue_beam ask {plan.sruid} --input-values {shlex.quote(values)}")
-    print(f"Service {plan.sruid} {READY_MESSAGE} (stop it with Ctrl-C).", flush=True)
+    print(f"Service {plan.sruid}: answering questions from {plan.subscription_path} on {plan.runner}.", file=stream)
+    print(f"  SRUID: {plan.sruid}", file=stream)
+    print(f"  emulators started here: {started}", file=stream)
+    print("  Ask it from another shell:", file=stream)
+    print(f"    {prefix} python -m octue_beam ask {plan.sruid} --input-values {shlex.quote(values)}", file=stream)
+    print(f"Service {plan.sruid} {READY_MESSAGE} (stop it with Ctrl-C).", flush=True, file=stream)
