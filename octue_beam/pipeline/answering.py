@@ -41,6 +41,7 @@ def answer_question(worker: Worker, question: dict) -> Answered:
     """
     from octue_beam.service import context
     from octue_beam.service.context import question_context
+    from octue_beam.resources import cache
 
     attributes = question["attributes"]
     event = question["event"]
@@ -58,6 +59,8 @@ def answer_question(worker: Worker, question: dict) -> Answered:
 
             send_monitor_message = lambda data: emitter.send(events.monitor_message(data))  # noqa: E731
             with contextlib.ExitStack() as stack:
+                # Temporary local copies (downloaded inputs, output datasets) are deleted when the question ends.
+                stack.enter_context(cache.scope(question_uuid))
                 stack.enter_context(question_context(question_uuid))
                 forwarding = getattr(context, "monitor_forwarder_context", None)
                 if forwarding is not None:  # children asked without a handler forward their monitor messages to ours
@@ -75,7 +78,7 @@ def answer_question(worker: Worker, question: dict) -> Answered:
                     retry_count=attributes.get("retry_count", 0),
                     save_diagnostics=attributes.get("save_diagnostics") or SAVE_DIAGNOSTICS_ON_CRASH,
                 )
-            final = analysis.result_event()
+                final = analysis.result_event()
         except BaseException as error:  # noqa: BLE001 - app errors (even SystemExit) become exception events
             logger.warning("Question %s failed: %s: %s", question_uuid, type(error).__name__, error)
             final = events.exception(error)
