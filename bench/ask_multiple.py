@@ -9,6 +9,8 @@ DirectRunner` on the same emulator and measures with `octue_beam.ask_multiple` (
 - sustained: `--sustained` questions with at most N in flight (`max_workers=N`).
 For comparison (where the time goes) it also measures the same bursts with a raw publisher and a raw streaming-pull
 subscriber (no octue_beam asking code): if both give the same rate, the service pipeline is the bottleneck.
+Each phase runs on a fresh emulator: the emulator slows down as it handles thousands of ordering keys (see --trend,
+and --unordered to compare with answer subscriptions without message ordering).
 Octue 0.69.1's `Child.ask_multiple` managed ~16 questions/s with 50 in flight on these machines (goal: >= 80).
 """
 
@@ -229,91 +231,127 @@ class RawAsker:
         self.publisher.stop()
 
 
+def measure_bursts(label: str, meter: "CpuMeter", sizes: tuple, rounds: int, figures: dict, key: str,
+                   sruid: str = SRUID) -> None:
+    for size in sizes:
+        rates, shares = [], []
+        for _ in range(rounds):
+            rate, share = meter.measure(burst, size, sruid)
+            rates.append(rate)
+            shares.append(share)
+        cores = {k: statistics.median(s[k] for s in shares) for k in shares[0]}
+        median = statistics.median(rates)
+        figures[f"{key}_{size}"] = {"median_q_per_s": median, "rates": rates, "cpu_cores": cores}
+        print(f"{label}, {size} at once: {median:.0f} questions/s (rounds: {', '.join(f'{r:.0f}' for r in rates)}); "
+              "CPU cores busy: " + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+              + f"; asker CPU per question {1000 * cores['asker'] / median:.1f} ms", flush=True)
+
+
+class Phase:
+    """A fresh Pub/Sub emulator (and services topic) for one phase, so earlier phases do not slow it down."""
+
+    def __enter__(self) -> dict:
+        from octue_beam.emulators.pubsub import PubSubEmulator
+        from octue_beam.messaging.pubsub import ensure_topic
+
+        self.emulator = PubSubEmulator().start()
+        os.environ.update({"PUBSUB_EMULATOR_HOST": self.emulator.host_port, "GOOGLE_CLOUD_PROJECT": PROJECT,
+                           "TWINED_SERVICES_TOPIC_NAME": TOPIC})
+        ensure_topic(PROJECT, TOPIC)
+        self.environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.environment.pop("STORAGE_EMULATOR_HOST", None)
+        self.processes: list[subprocess.Popen] = []
+        return self
+
+    def start(self, command: list[str] | None = None) -> subprocess.Popen:
+        process = start_service(self.environment, command)
+        self.processes.append(process)
+        return process
+
+    def meter(self, process: subprocess.Popen) -> "CpuMeter":
+        return CpuMeter(process.pid, self.emulator._process.pid)
+
+    def __exit__(self, *exc_info: object) -> None:
+        from octue_beam.asking.answers import close_listeners
+
+        for process in self.processes:
+            stop(process)
+        close_listeners()
+        self.emulator.stop()
+
+
+def unordered_answer_subscriptions() -> None:
+    """Experiment only: answer subscriptions without message ordering (octue_beam keeps it on, for event order)."""
+    from octue_beam.messaging import pubsub
+
+    original = pubsub.ensure_subscription
+
+    def ensure(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if ".answers." in args[1]:
+            kwargs["enable_message_ordering"] = False
+        return original(*args, **kwargs)
+
+    pubsub.ensure_subscription = ensure
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="bursts per size (default 3)")
-    parser.add_argument("--sustained", type=int, default=2000, help="questions in each sustained run (default 2000)")
+    parser.add_argument("--sustained", type=int, default=1000, help="questions in each sustained run (default 1000)")
     parser.add_argument("--skip-raw", action="store_true", help="skip the raw-client comparison")
     parser.add_argument("--skip-echo", action="store_true", help="skip the bare-client echo child (asking capacity)")
+    parser.add_argument("--trend", type=int, default=0, metavar="N",
+                        help="also ask N bursts of 500 in a row on one emulator and print each rate (default 0)")
+    parser.add_argument("--unordered", action="store_true",
+                        help="experiment: answer subscriptions without message ordering (for --trend comparisons)")
     args = parser.parse_args()
-
-    from octue_beam.emulators.pubsub import PubSubEmulator
-
-    emulator = PubSubEmulator().start()
-    os.environ.update({"PUBSUB_EMULATOR_HOST": emulator.host_port, "GOOGLE_CLOUD_PROJECT": PROJECT,
-                       "TWINED_SERVICES_TOPIC_NAME": TOPIC})
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    environment.pop("STORAGE_EMULATOR_HOST", None)
+    if args.unordered:
+        unordered_answer_subscriptions()
     figures: dict = {}
-    service = None
-    try:
-        from octue_beam.messaging.pubsub import ensure_topic
 
-        ensure_topic(PROJECT, TOPIC)
-        if not args.skip_echo:
-            echo = start_service(environment, [sys.executable, "-c", ECHO_RESPONDER, PROJECT, TOPIC, ECHO_SRUID])
-            try:
-                burst(20, ECHO_SRUID)
-                meter = CpuMeter(echo.pid, emulator._process.pid)
-                for size in (50, 500, 2000):
-                    rates, shares = [], []
-                    for _ in range(args.rounds):
-                        rate, share = meter.measure(burst, size, ECHO_SRUID)
-                        rates.append(rate)
-                        shares.append(share)
-                    cores = {k: statistics.median(s[k] for s in shares) for k in shares[0]}
-                    figures[f"echo_burst_{size}"] = {"median_q_per_s": statistics.median(rates), "rates": rates,
-                                                     "cpu_cores": cores}
-                    print(f"ask_multiple to a bare-client echo child, {size} at once: "
-                          f"{statistics.median(rates):.0f} questions/s (rounds: {', '.join(f'{r:.0f}' for r in rates)}); "
-                          "CPU cores busy: " + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
-                          + f"; asker CPU per question {1000 * cores['asker'] / statistics.median(rates):.1f} ms",
-                          flush=True)
-            finally:
-                stop(echo)
-                from octue_beam.messaging.pubsub import delete_subscription, service_subscription_name
+    if not args.skip_echo:
+        with Phase() as phase:
+            echo = phase.start([sys.executable, "-c", ECHO_RESPONDER, PROJECT, TOPIC, ECHO_SRUID])
+            burst(20, ECHO_SRUID)
+            measure_bursts("ask_multiple to a bare-client echo child", phase.meter(echo), (50, 500, 2000), args.rounds,
+                           figures, "echo_burst", ECHO_SRUID)
 
-                delete_subscription(PROJECT, service_subscription_name(ECHO_SRUID))
-        service = start_service(environment)
+    with Phase() as phase:
+        service = phase.start()
         burst(20)  # warm up: the answer subscription, the service's worker
         figures["events_per_question"] = event_kinds(50)
         print(f"events per question: {figures['events_per_question']}", flush=True)
-        meter = CpuMeter(service.pid, emulator._process.pid)
-        for size in (50, 500):
-            rates, shares = [], []
-            for _ in range(args.rounds):
-                rate, share = meter.measure(burst, size)
-                rates.append(rate)
-                shares.append(share)
-            cores = {k: statistics.median(s[k] for s in shares) for k in shares[0]}
-            figures[f"burst_{size}"] = {"median_q_per_s": statistics.median(rates), "rates": rates, "cpu_cores": cores}
-            print(f"ask_multiple, {size} at once: {statistics.median(rates):.0f} questions/s "
-                  f"(rounds: {', '.join(f'{r:.0f}' for r in rates)}); CPU cores busy: "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
-                  + f"; asker CPU per question {1000 * cores['asker'] / statistics.median(rates):.1f} ms", flush=True)
+        measure_bursts("ask_multiple to the service", phase.meter(service), (50, 500), args.rounds, figures, "burst")
         for in_flight in (50, 500):
             rate = sustained(args.sustained, in_flight)
             figures[f"sustained_{in_flight}_in_flight"] = rate
-            print(f"ask_multiple, {args.sustained} questions with {in_flight} in flight: {rate:.0f} questions/s",
-                  flush=True)
-        if not args.skip_raw:
+            print(f"ask_multiple to the service, {args.sustained} questions with {in_flight} in flight: "
+                  f"{rate:.0f} questions/s", flush=True)
+
+    if not args.skip_raw:
+        with Phase() as phase:
+            phase.start()
             raw = RawAsker()
             try:
                 raw.burst(20)
                 for size in (50, 500):
                     rates = [raw.burst(size) for _ in range(args.rounds)]
                     figures[f"raw_burst_{size}"] = {"median_q_per_s": statistics.median(rates), "rates": rates}
-                    print(f"raw clients, {size} at once: {statistics.median(rates):.0f} questions/s "
+                    print(f"bare clients to the service, {size} at once: {statistics.median(rates):.0f} questions/s "
                           f"(rounds: {', '.join(f'{r:.0f}' for r in rates)})", flush=True)
             finally:
                 raw.close()
-    finally:
-        if service is not None:
-            stop(service)
-        from octue_beam.asking.answers import close_listeners
 
-        close_listeners()
-        emulator.stop()
+    if args.trend:
+        with Phase() as phase:
+            phase.start()
+            burst(20)
+            rates = []
+            for _ in range(args.trend):
+                rates.append(burst(500))
+                print(f"trend: burst of 500 #{len(rates)}: {rates[-1]:.0f} questions/s", flush=True)
+            figures["trend_500"] = rates
+
     print(json.dumps(figures, indent=2))
     return 0
 
