@@ -188,11 +188,25 @@ def ensure_subscription(
         )
     if push_endpoint:
         request["push_config"] = pubsub_v1.types.PushConfig(push_endpoint=push_endpoint)
+    client = subscriber_client()
     try:
-        subscriber_client().create_subscription(request=request)
+        client.create_subscription(request=request)
         logger.debug("Created subscription %r (filter %r).", path, filter)
+        return path
     except api_exceptions.AlreadyExists:
         pass
+    existing = client.get_subscription(request={"subscription": path})
+    if existing.topic == request["topic"]:
+        return path
+    if not os.environ.get("PUBSUB_EMULATOR_HOST"):
+        raise ValueError(
+            f"The subscription {path!r} already exists but reads the topic {existing.topic!r}, not "
+            f"{request['topic']!r}: delete it, or choose another subscription name."
+        )
+    # On the emulator (scratch space), a subscription left on another topic is replaced rather than silently read.
+    logger.warning("Replacing the emulator subscription %r, which read %r, with one on %r.", path, existing.topic, request["topic"])
+    client.delete_subscription(request={"subscription": path})
+    client.create_subscription(request=request)
     return path
 
 

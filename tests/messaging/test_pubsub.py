@@ -113,3 +113,17 @@ def test_publish_raw_sends_bytes_and_attributes_as_given(project, topic_name):
     [message] = _pull(project, topic_name + "-raw", 1)
     assert message.data == b"not json"
     assert dict(message.attributes) == {"recipient": "x"}
+
+
+def test_a_subscription_left_on_another_topic_is_replaced_on_the_emulator(pubsub_emulator):
+    import uuid
+
+    from octue_beam.messaging import pubsub
+
+    project = "octue-beam-tests"
+    name = f"moving-subscription-{uuid.uuid4().hex[:8]}"
+    first = pubsub.ensure_subscription(project, name, f"first-topic-{uuid.uuid4().hex[:6]}")
+    second_topic = f"second-topic-{uuid.uuid4().hex[:6]}"
+    assert pubsub.ensure_subscription(project, name, second_topic) == first
+    subscription = pubsub.subscriber_client().get_subscription(request={"subscription": first})
+    assert subscription.topic == pubsub.topic_path(project, second_topic)
