@@ -7,7 +7,6 @@ and the pipeline keeps serving. Questions of one bundle run on the worker's thre
 for them, so questions that arrive together are answered together.
 """
 
-import contextlib
 import dataclasses
 import logging
 import time
@@ -39,8 +38,6 @@ def answer_question(worker: Worker, question: dict) -> Answered:
     """Answer one checked question, publishing its events; the final event's publish is not waited for here
     (`complete` does that), so the thread is free for the next question at once. Never raises.
     """
-    from octue_beam.service import context
-    from octue_beam.service.context import question_context
     from octue_beam.resources import cache
 
     attributes = question["attributes"]
@@ -57,21 +54,17 @@ def answer_question(worker: Worker, question: dict) -> Answered:
                 raise worker.load_error or RuntimeError("The service is not loaded.")
             from octue_beam.service.answering import answer
 
-            send_monitor_message = lambda data: emitter.send(events.monitor_message(data))  # noqa: E731
-            with contextlib.ExitStack() as stack:
-                # Temporary local copies (downloaded inputs, output datasets) are deleted when the question ends.
-                stack.enter_context(cache.scope(question_uuid))
-                stack.enter_context(question_context(question_uuid))
-                forwarding = getattr(context, "monitor_forwarder_context", None)
-                if forwarding is not None:  # children asked without a handler forward their monitor messages to ours
-                    stack.enter_context(forwarding(send_monitor_message))
+            # Temporary local copies (downloaded inputs, output datasets) are deleted when the question ends.
+            # `answer` runs the app in the question's context, so its logs and its children's monitor messages
+            # reach this question's parent.
+            with cache.scope(question_uuid):
                 analysis = answer(
                     worker.service,
                     question_uuid=question_uuid,
                     input_values=event.get("input_values"),
                     input_manifest=event.get("input_manifest"),
                     children=event.get("children"),
-                    handle_monitor_message=send_monitor_message,
+                    handle_monitor_message=lambda data: emitter.send(events.monitor_message(data)),
                     parent_question_uuid=attributes.get("parent_question_uuid"),
                     originator_question_uuid=attributes.get("originator_question_uuid"),
                     originator=attributes.get("originator"),
