@@ -119,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `--debug` works before or after the command's name (`octue-beam ask-local . --debug`).
+    debug = "--debug" in argv
+    argv = [argument for argument in argv if argument != "--debug"]
     args = parser.parse_args(argv)
+    args.debug = debug
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

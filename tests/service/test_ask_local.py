@@ -132,3 +132,9 @@ def test_children_are_built_from_configuration(tmp_path):
     assert octue_beam.run_locally(folder).output_values == {"elevation": "my-org/elevation:1.0.0"}
     with pytest.raises(exceptions.InvalidValuesContents, match="No children found matching the key 'elevation'"):
         octue_beam.run_locally(folder, children=[])
+
+
+def test_debug_after_the_command_name_also_shows_the_traceback():
+    process = ask_local(str(FRACTAL), "--input-values", '{"width": 1}', "--debug")
+    assert process.returncode == 1
+    assert "Traceback" in process.stderr and "InvalidValuesContents" in process.stderr
