@@ -89,15 +89,9 @@ def start_service(environment: dict, command: list[str] | None = None) -> subpro
 
 
 def stop(process: subprocess.Popen) -> None:
-    import signal
+    from octue_beam.processes import stop_process_group
 
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=20)
-            return
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            continue
+    stop_process_group(process, 20, 20)
 
 
 def process_tree_cpu(root: int) -> float:

@@ -13,7 +13,6 @@ The asking side is a raw publisher and a streaming-pull subscriber, so it is not
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -102,13 +101,9 @@ class Pipeline:
             raise RuntimeError(f"{command} did not get ready")
 
     def stop(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, sig)
-                self.process.wait(timeout=15)
-                break
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                continue
+        from octue_beam.processes import stop_process_group
+
+        stop_process_group(self.process, 15, 15)
 
 
 class Asker:

@@ -8,7 +8,6 @@ import atexit
 import collections
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -17,6 +16,7 @@ import time
 from typing import Any, Callable
 
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
+from octue_beam.processes import stop_process_group
 
 ENV_BINARY = "OCTUE_BEAM_PUBSUB_EMULATOR"
 DEFAULT_BINARY = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
@@ -213,7 +213,9 @@ class PubSubEmulator:
         with self._lock:
             process, self._process = self._process, None
             if process is not None:
-                _kill_group(process)
+                stop_process_group(process, 5, 5)  # Java's children may outlive the launcher script
+                if process.stdout:
+                    process.stdout.close()
             for key, value in self._saved_environment.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -238,30 +240,3 @@ class PubSubEmulator:
     def __repr__(self) -> str:
         return f"<PubSubEmulator {self.host_port} {'running' if self.running else 'stopped'}>"
 
-
-def _kill_group(process: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
-    try:
-        pgid = os.getpgid(process.pid)
-    except ProcessLookupError:
-        pgid = None
-    if pgid is not None:
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    if pgid is not None:
-        try:
-            os.killpg(pgid, signal.SIGKILL)  # Java's children may outlive the launcher script
-        except ProcessLookupError:
-            pass
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    if process.stdout:
-        process.stdout.close()

@@ -9,7 +9,6 @@ previous value is restored on stop.
 import atexit
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import urllib.request
 from typing import Any
 
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
+from octue_beam.processes import stop_process_group
 
 logger = logging.getLogger(__name__)
 
@@ -148,15 +148,7 @@ class StorageEmulator:
         if self._process is not None:
             process, self._process = self._process, None
             if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
+                stop_process_group(process, 10, 10)
 
     def wipe(self) -> None:
         """Delete every object and bucket (thread mode only), then recreate the default bucket."""

@@ -2,13 +2,14 @@
 for tests that ask it real questions over the (emulated) Pub/Sub."""
 
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from typing import Any
+
+from octue_beam.processes import stop_process_group
 
 READY = "is ready"
 
@@ -84,20 +85,7 @@ class LocalService:
         process, self.process = self.process, None
         if process is None:
             return
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_process_group(process)
 
     def __enter__(self) -> "LocalService":
         return self.start()

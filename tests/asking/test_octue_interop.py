@@ -16,6 +16,7 @@ import pytest
 
 from octue_beam.asking import ask
 from octue_beam.messaging import events, pubsub
+from octue_beam.processes import stop_process_group
 from tests.asking.responder import Responder
 
 OCTUE_PYTHON = os.environ.get("OCTUE_PYTHON") or "/work/octue-venv/bin/python"
@@ -57,12 +58,7 @@ def octue_service(pubsub_emulator, topic_name):
             time.sleep(0.2)
         yield sruid
     finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait(timeout=15)
+        stop_process_group(process, 15, 15)
         pubsub.delete_subscription(PROJECT, pubsub.service_subscription_name(sruid))
 
 

@@ -1,13 +1,14 @@
 """Running a service pipeline (`python -m octue_beam run ...`) in a subprocess for end-to-end tests."""
 
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
+
+from octue_beam.processes import stop_process_group
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -70,17 +71,4 @@ class ServiceProcess:
         process, self.process = self.process, None
         if process is None:
             return
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # anything left in the group
-        except ProcessLookupError:
-            pass
+        stop_process_group(process)
