@@ -41,14 +41,14 @@ from octue_beam.messaging.attributes import (
     question_attributes,
     refreshed,
 )
-from octue_beam.messaging.parsing import validate_event
+from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES, validate_event
 
 logger = logging.getLogger(__name__)
 
 LOCAL_PROJECT = "octue-beam-local"
 _PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT")
 _CLOUD_PREFIXES = ("gs://", "https://", "http://")
-MAX_QUESTION_BYTES = 10_000_000
+MAX_QUESTION_BYTES = MAX_MESSAGE_BYTES
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging.attributes import (
+    COMMON_ATTRIBUTES,
     PARENT,
     SAVE_DIAGNOSTICS_MODES,
     SAVE_DIAGNOSTICS_ON_CRASH,
@@ -24,23 +25,11 @@ from octue_beam.messaging.attributes import (
 )
 from octue_beam.messaging.events import KINDS
 
-MAX_MESSAGE_BYTES = 10_000_000
+MAX_MESSAGE_BYTES = 10_000_000  # Pub/Sub's limit on a message's size
 SCHEMA_NAME = "service_communication"
 
 #: Attributes every event must carry (parent_question_uuid is omitted on originator questions).
-REQUIRED_ATTRIBUTES = (
-    "uuid",
-    "datetime",
-    "question_uuid",
-    "originator_question_uuid",
-    "parent",
-    "originator",
-    "sender",
-    "sender_type",
-    "sender_sdk_version",
-    "recipient",
-    "retry_count",
-)
+REQUIRED_ATTRIBUTES = tuple(name for name in COMMON_ATTRIBUTES if name != "parent_question_uuid")
 
 _MAX_ATTRIBUTE_LENGTH = 1024  # Pub/Sub's limit on attribute values
 
