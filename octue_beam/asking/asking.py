@@ -26,6 +26,7 @@ from octue_beam import __version__, serialisation
 from octue_beam.asking.answers import AnswerListener, get_listener
 from octue_beam.asking.questions import Question, RetryPolicy
 from octue_beam.asking.waiting import PublishFailed, Waiter
+from octue_beam.emulators.local import LOCAL_PROJECT, configured_project
 from octue_beam.exceptions import (
     CloudLocationNotSpecified,
     FileLocationError,
@@ -45,8 +46,6 @@ from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES, validate_event
 
 logger = logging.getLogger(__name__)
 
-LOCAL_PROJECT = "octue-beam-local"
-_PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT")
 _CLOUD_PREFIXES = ("gs://", "https://", "http://")
 MAX_QUESTION_BYTES = MAX_MESSAGE_BYTES
 
@@ -62,11 +61,9 @@ def default_parent_sruid() -> str:
 def resolve_project(project: str | None = None) -> str:
     """The project to ask in: given, else GOOGLE_CLOUD_PROJECT (or GCLOUD_PROJECT, GCP_PROJECT), else
     `octue-beam-local` when the Pub/Sub emulator is in use."""
+    project = configured_project(project)
     if project:
         return project
-    for name in _PROJECT_VARIABLES:
-        if os.environ.get(name):
-            return os.environ[name]
     if os.environ.get("PUBSUB_EMULATOR_HOST"):
         return LOCAL_PROJECT
     raise CloudLocationNotSpecified(

@@ -23,7 +23,6 @@ from octue_beam.pipeline.transforms import (
 )
 from octue_beam.pipeline.worker import WorkerConfig, split_resource
 
-DEFAULT_LOCAL_PROJECT = "octue-beam-local"
 DEFAULT_ID_LABEL = "uuid"
 
 
@@ -55,9 +54,9 @@ class ServicePlan:
 
 
 def _project(options: PipelineOptions) -> str:
-    from octue_beam.emulators.local import configured_project
+    from octue_beam.emulators.local import LOCAL_PROJECT, configured_project
 
-    return options.view_as(GoogleCloudOptions).project or configured_project() or DEFAULT_LOCAL_PROJECT
+    return options.view_as(GoogleCloudOptions).project or configured_project() or LOCAL_PROJECT
 
 
 def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:

@@ -14,14 +14,13 @@ import threading
 from typing import Any, Callable, Iterator
 
 from octue_beam import serialisation
+from octue_beam.emulators.local import LOCAL_PROJECT, configured_project
 from octue_beam.exceptions import CloudStorageError
 from octue_beam.storage.path import generate_gs_path, is_cloud_uri, split_bucket_name_from_cloud_path
 
 logger = logging.getLogger(__name__)
 
 EMULATOR_HOST_VARIABLE = "STORAGE_EMULATOR_HOST"
-LOCAL_PROJECT = "octue-beam-local"
-_PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT")
 
 _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
@@ -40,7 +39,7 @@ def get_storage_client(project: str | None = None) -> Any:
     """The process-wide `google.cloud.storage.Client` (one per project and emulator address; thread-safe)."""
     host = emulator_host()
     if project is None:
-        project = next((os.environ[name] for name in _PROJECT_VARIABLES if os.environ.get(name)), None)
+        project = configured_project()
     key = (project, host)
     client = _clients.get(key)
     if client is not None:
