@@ -40,7 +40,6 @@ from octue_beam.messaging.attributes import (
     decode_attributes,
     encode_attributes,
     question_attributes,
-    refreshed,
 )
 from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES, validate_event
 
@@ -86,8 +85,8 @@ class QuestionPublisher:
 
     def publish(self, event: dict, attributes: dict) -> Any:
         """Publish with a new event `uuid` and `datetime`; return the publish future."""
-        data = serialisation.dumps(event).encode()
-        return self._client.publish(self.topic, data, **encode_attributes(refreshed(attributes)))
+        data, wire_attributes = pubsub.wire_message(event, attributes)
+        return self._client.publish(self.topic, data, **wire_attributes)
 
 
 _publishers: dict[tuple[str, str, str], QuestionPublisher] = {}

@@ -235,6 +235,12 @@ def delete_subscription(
 # --- publishing -----------------------------------------------------------------------------------
 
 
+def wire_message(event: Mapping[str, Any], attributes: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """An event as it is published: its JSON bytes and its string attributes, given a new `uuid` and `datetime`."""
+    wire_attributes = encode_attributes(refreshed(attributes))
+    return serialisation.dumps(event).encode(), wire_attributes
+
+
 class EventPublisher:
     """Publishes events to the services topic with `ordering_key = question_uuid`. Thread-safe; share one.
 
@@ -267,8 +273,7 @@ class EventPublisher:
 
         With `wait=True` block until Pub/Sub accepted it (raising on failure).
         """
-        wire_attributes = encode_attributes(refreshed(attributes))
-        data = serialisation.dumps(event).encode()
+        data, wire_attributes = wire_message(event, attributes)
         return self.publish_raw(data, wire_attributes, ordering_key=wire_attributes.get("question_uuid", ""), wait=wait)
 
     def publish_raw(

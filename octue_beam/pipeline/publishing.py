@@ -16,8 +16,7 @@ import time
 from concurrent import futures
 from typing import Any, Mapping
 
-from octue_beam import serialisation
-from octue_beam.messaging.attributes import encode_attributes, refreshed
+from octue_beam.messaging.pubsub import topic_path, wire_message
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +31,6 @@ class OrderedBatchPublisher:
     def __init__(self, project: str, topic_name: str | None = None, *, publish_timeout: float = 60.0) -> None:
         from google.cloud import pubsub_v1
 
-        from octue_beam.messaging.pubsub import topic_path
-
         self.project = project
         self.topic = topic_path(project, topic_name)
         self.publish_timeout = publish_timeout
@@ -45,8 +42,7 @@ class OrderedBatchPublisher:
 
     def publish(self, event: Mapping[str, Any], attributes: Mapping[str, Any], wait: bool = False) -> futures.Future:
         """Publish `event` with typed `attributes` (given a new `uuid` and `datetime`); return a future of its ID."""
-        wire_attributes = encode_attributes(refreshed(attributes))
-        data = serialisation.dumps(event).encode()
+        data, wire_attributes = wire_message(event, attributes)
         return self.publish_raw(data, wire_attributes, ordering_key=wire_attributes.get("question_uuid", ""), wait=wait)
 
     def publish_raw(
