@@ -57,7 +57,7 @@ class Child:
         options = self._options(kwargs)
         user_record = options.pop("record_events", None)
         if isinstance(user_record, list):
-            events = _Tee(events, user_record)
+            events = Tee(events, user_record)
         return ask(self.id, input_values=input_values, input_manifest=input_manifest, record_events=events, **options)
 
     def ask_multiple(
@@ -84,13 +84,14 @@ class Child:
         return f"<Child {self.key + ': ' if self.key else ''}{self.id}>"
 
 
-class _Tee(list):
-    """A list that also appends to another list."""
+class Tee(list):
+    """A list that also appends to two other lists (to record a question's events in several places)."""
 
     def __init__(self, first: list, second: list) -> None:
         super().__init__()
         self._lists = (first, second)
 
     def append(self, item: Any) -> None:
+        super().append(item)
         for target in self._lists:
             target.append(item)

@@ -104,17 +104,7 @@ class AppChild:
     def ask(self, input_values: Any = None, input_manifest: Any = None, **kwargs: Any) -> tuple[dict | None, str]:
         from octue_beam.service.context import current_question, monitor_forwarder_context, question_context
 
-        for name, value in self._tree.items():
-            if kwargs.get(name) is None:
-                kwargs[name] = value
-        kwargs["question_uuid"] = kwargs.get("question_uuid") or str(uuid_module.uuid4())
-        if kwargs.get("handle_monitor_message") is None and self._forward_monitor_message is not None:
-            kwargs["handle_monitor_message"] = self._forward_monitor_message
-        user_events = kwargs.pop("record_events", None)
-        events: list = []
-        recorded = _Tee(events, user_events) if isinstance(user_events, list) else events
-        if self._recorder is not None:
-            self._recorder.start(self.key, self.id, _recordable({"input_values": input_values, "input_manifest": input_manifest, **kwargs}), events)
+        arguments = self._prepare({"input_values": input_values, "input_manifest": input_manifest, **kwargs})
         child = self._emulation.next_for(self.key) if self._emulation is not None else self.child
         if self._emulation is not None:
             self.child = child
@@ -123,7 +113,7 @@ class AppChild:
             if current_question() is None and self._tree.get("parent_question_uuid"):
                 stack.enter_context(question_context(self._tree["parent_question_uuid"]))
                 stack.enter_context(monitor_forwarder_context(self._forward_monitor_message))
-            return child.ask(input_values=input_values, input_manifest=input_manifest, record_events=recorded, **kwargs)
+            return child.ask(**arguments)
 
     def ask_multiple(self, *questions: dict, max_workers: int | None = None, raise_errors: bool = True,
                      **retry_options: Any) -> list[tuple[Any, str]]:
@@ -139,39 +129,31 @@ class AppChild:
                         raise
                     results.append((error, question.get("question_uuid")))
             return results
-        prepared = []
-        for question in questions:
-            question = dict(question)
-            for name, value in self._tree.items():
-                if question.get(name) is None:
-                    question[name] = value
-            question["question_uuid"] = question.get("question_uuid") or str(uuid_module.uuid4())
-            if question.get("handle_monitor_message") is None and self._forward_monitor_message is not None:
-                question["handle_monitor_message"] = self._forward_monitor_message
-            events: list = []
-            user_events = question.get("record_events")
-            question["record_events"] = _Tee(events, user_events) if isinstance(user_events, list) else events
-            if self._recorder is not None:
-                arguments = {name: value for name, value in question.items() if name != "record_events"}
-                self._recorder.start(self.key, self.id, _recordable(arguments), events)
-            prepared.append(question)
+        prepared = [self._prepare(question) for question in questions]
         return self.child.ask_multiple(*prepared, max_workers=max_workers, raise_errors=raise_errors, **retry_options)
+
+    def _prepare(self, arguments: dict) -> dict:
+        """A question's `ask` arguments (a copy) with the tree attributes, a question UUID and the monitor message
+        forwarder filled in where not given, recorded (without `record_events`) with the list its events will be
+        appended to; `record_events` is that list, or a Tee also appending to the caller's."""
+        from octue_beam.asking.child import Tee
+
+        arguments = dict(arguments)
+        for name, value in self._tree.items():
+            if arguments.get(name) is None:
+                arguments[name] = value
+        arguments["question_uuid"] = arguments.get("question_uuid") or str(uuid_module.uuid4())
+        if arguments.get("handle_monitor_message") is None and self._forward_monitor_message is not None:
+            arguments["handle_monitor_message"] = self._forward_monitor_message
+        user_events = arguments.pop("record_events", None)
+        events: list = []
+        if self._recorder is not None:
+            self._recorder.start(self.key, self.id, _recordable(arguments), events)
+        arguments["record_events"] = Tee(events, user_events) if isinstance(user_events, list) else events
+        return arguments
 
     def __repr__(self) -> str:
         return f"<Child {self.key!r}: {self.id}>"
-
-
-class _Tee(list):
-    """A list that also appends to another list."""
-
-    def __init__(self, first: list, second: list) -> None:
-        super().__init__()
-        self._lists = (first, second)
-
-    def append(self, item: Any) -> None:
-        super().append(item)
-        for target in self._lists:
-            target.append(item)
 
 
 def _recordable(arguments: dict) -> dict:
