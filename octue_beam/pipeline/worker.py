@@ -12,10 +12,16 @@ import threading
 from concurrent import futures
 from typing import Any
 
+from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES
 from octue_beam.pipeline.emitting import Heartbeats, LogForwarder
 from octue_beam.pipeline.seen import SeenSet
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT_INTERVAL = 60.0
+DEFAULT_MAX_CONCURRENT_QUESTIONS = 10
+DEFAULT_SEEN_QUESTIONS = 50_000
+DEFAULT_SEEN_TTL = 3600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,11 +33,11 @@ class WorkerConfig:
     project: str
     revision_tag: str | None = None
     services_topic: str | None = None
-    heartbeat_interval: float = 60.0
-    max_concurrent_questions: int = 10
-    max_message_bytes: int = 10_000_000
-    seen_capacity: int = 50_000
-    seen_ttl: float = 3600.0
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    max_concurrent_questions: int = DEFAULT_MAX_CONCURRENT_QUESTIONS
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    seen_capacity: int = DEFAULT_SEEN_QUESTIONS
+    seen_ttl: float = DEFAULT_SEEN_TTL
     secrets_project: str | None = None  # load credentials from Secret Manager of this project (Dataflow only)
 
 
