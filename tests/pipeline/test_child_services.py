@@ -41,3 +41,47 @@ def test_a_parent_service_asks_its_children_through_the_pipeline(services):
                     project=CHILD_PROJECT, timeout=120)
     output = answer["output_values"]
     assert len(output["wind_speeds"]) == 2 and len(output["elevations"]) == 2
+
+
+@pytest.fixture(scope="module")
+def parent_and_child(pubsub_emulator):
+    """The asking-parent test service and its child, the behaviours test service, each served as a pipeline."""
+    saved = os.environ.get("GOOGLE_CLOUD_PROJECT")
+    os.environ["GOOGLE_CLOUD_PROJECT"] = CHILD_PROJECT
+    topic = f"test.child-errors.{uuid.uuid4().hex[:8]}"
+    fixtures = REPOSITORY / "tests" / "pipeline" / "fixtures"
+    processes = [ServiceProcess(fixtures / name, topic_name=topic) for name in ("behaviours", "asking-parent")]
+    try:
+        for process in processes:
+            process.launch()
+        for process in processes:
+            process.wait_until_ready()
+        yield topic
+    finally:
+        for process in processes:
+            process.stop()
+        if saved is None:
+            os.environ.pop("GOOGLE_CLOUD_PROJECT", None)
+        else:
+            os.environ["GOOGLE_CLOUD_PROJECT"] = saved
+
+
+def _ask_parent(topic, input_values):
+    from octue_beam import ask
+
+    return ask("octue-beam-tests/asking-parent:local", input_values, topic_name=topic, project=CHILD_PROJECT, timeout=120)
+
+
+def test_a_child_crash_reaches_the_parent_app_as_an_exception_of_its_type(parent_and_child):
+    answer, _ = _ask_parent(parent_and_child, {"child_action": "crash", "catch": True})
+    assert answer["output_values"] == {"caught": "ValueError", "message": "The app crashed on purpose (value=None)."}
+
+
+def test_an_uncaught_child_crash_fails_the_parent_question_with_the_child_exception_type(parent_and_child):
+    with pytest.raises(ValueError, match="The app crashed on purpose"):
+        _ask_parent(parent_and_child, {"child_action": "crash"})
+
+
+def test_the_parent_still_answers_after_its_child_crashed(parent_and_child):
+    answer, _ = _ask_parent(parent_and_child, {"child_action": "echo"})
+    assert answer["output_values"] == {"child_output": {"action": "echo", "value": None}}
