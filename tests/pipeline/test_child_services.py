@@ -1,6 +1,7 @@
 """End to end: the child-services example, a parent service whose app asks two child services, all three served
 as pipelines on the local runner, asked through `octue_beam.ask`."""
 
+import contextlib
 import os
 import uuid
 
@@ -12,12 +13,13 @@ EXAMPLE = REPOSITORY / "examples" / "child-services"
 CHILD_PROJECT = "octue-beam-local"  # the project named by the children's backend in the example's octue.yaml
 
 
-@pytest.fixture(scope="module")
-def services(pubsub_emulator):
+@contextlib.contextmanager
+def serving(service_dirs, topic_prefix):
+    """Serve the services as pipelines on a new topic in the children's project; yields the topic."""
     saved = os.environ.get("GOOGLE_CLOUD_PROJECT")
     os.environ["GOOGLE_CLOUD_PROJECT"] = CHILD_PROJECT
-    topic = f"test.children.{uuid.uuid4().hex[:8]}"
-    processes = [ServiceProcess(EXAMPLE / name, topic_name=topic) for name in ("wind-speed-service", "elevation-service", "parent-service")]
+    topic = f"{topic_prefix}.{uuid.uuid4().hex[:8]}"
+    processes = [ServiceProcess(service_dir, topic_name=topic) for service_dir in service_dirs]
     try:
         for process in processes:
             process.launch()
@@ -31,6 +33,12 @@ def services(pubsub_emulator):
             os.environ.pop("GOOGLE_CLOUD_PROJECT", None)
         else:
             os.environ["GOOGLE_CLOUD_PROJECT"] = saved
+
+
+@pytest.fixture(scope="module")
+def services(pubsub_emulator):
+    with serving([EXAMPLE / name for name in ("wind-speed-service", "elevation-service", "parent-service")], "test.children") as topic:
+        yield topic
 
 
 def test_a_parent_service_asks_its_children_through_the_pipeline(services):
@@ -46,24 +54,9 @@ def test_a_parent_service_asks_its_children_through_the_pipeline(services):
 @pytest.fixture(scope="module")
 def parent_and_child(pubsub_emulator):
     """The asking-parent test service and its child, the behaviours test service, each served as a pipeline."""
-    saved = os.environ.get("GOOGLE_CLOUD_PROJECT")
-    os.environ["GOOGLE_CLOUD_PROJECT"] = CHILD_PROJECT
-    topic = f"test.child-errors.{uuid.uuid4().hex[:8]}"
     fixtures = REPOSITORY / "tests" / "pipeline" / "fixtures"
-    processes = [ServiceProcess(fixtures / name, topic_name=topic) for name in ("behaviours", "asking-parent")]
-    try:
-        for process in processes:
-            process.launch()
-        for process in processes:
-            process.wait_until_ready()
+    with serving([fixtures / "behaviours", fixtures / "asking-parent"], "test.child-errors") as topic:
         yield topic
-    finally:
-        for process in processes:
-            process.stop()
-        if saved is None:
-            os.environ.pop("GOOGLE_CLOUD_PROJECT", None)
-        else:
-            os.environ["GOOGLE_CLOUD_PROJECT"] = saved
 
 
 def _ask_parent(topic, input_values):
