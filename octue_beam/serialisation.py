@@ -54,6 +54,11 @@ def dumps(obj: Any, **kwargs: Any) -> str:
     return json.dumps(obj, cls=OctueJSONEncoder, **kwargs)
 
 
+def serialise(obj: Any, **kwargs: Any) -> str:
+    """The JSON text of Octue's `serialise()` methods: the object's primitive, keys sorted, indented 4."""
+    return dumps(obj.to_primitive() if hasattr(obj, "to_primitive") else obj, sort_keys=True, indent=4, **kwargs)
+
+
 def loads(text: str | bytes, decode_types: bool = True) -> Any:
     """`json.loads`, turning tagged sets and datetimes back into Python objects when asked."""
     return json.loads(text, object_hook=decode_tagged if decode_types else None)

@@ -525,7 +525,7 @@ class Datafile:
 
     def serialise(self, **kwargs: Any) -> str:
         """JSON text (keys sorted, indent 4, like Octue)."""
-        return serialisation.dumps(self.to_primitive(), sort_keys=True, indent=4, **kwargs)
+        return serialisation.serialise(self, **kwargs)
 
     @classmethod
     def deserialise(cls, serialised: Any, from_string: bool = False) -> "Datafile":

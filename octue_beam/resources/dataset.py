@@ -483,7 +483,7 @@ class Dataset:
         return primitive
 
     def serialise(self, **kwargs: Any) -> str:
-        return serialisation.dumps(self.to_primitive(), sort_keys=True, indent=4, **kwargs)
+        return serialisation.serialise(self, **kwargs)
 
     @classmethod
     def deserialise(cls, serialised: Any, from_string: bool = False) -> "Dataset":

@@ -222,7 +222,7 @@ class Manifest:
 
     def serialise(self, **kwargs: Any) -> str:
         """JSON text (keys sorted, indent 4, like Octue)."""
-        return serialisation.dumps(self.to_primitive(), sort_keys=True, indent=4, **kwargs)
+        return serialisation.serialise(self, **kwargs)
 
     def to_file(self, path: str) -> None:
         with open(path, "w") as f:
