@@ -26,7 +26,7 @@ from octue_beam import __version__, serialisation
 from octue_beam.asking.answers import AnswerListener, get_listener
 from octue_beam.asking.questions import Question, RetryPolicy
 from octue_beam.asking.waiting import PublishFailed, Waiter
-from octue_beam.emulators.local import LOCAL_PROJECT, configured_project
+from octue_beam.environment import LOCAL_PROJECT, configured_project
 from octue_beam.exceptions import (
     CloudLocationNotSpecified,
     FileLocationError,

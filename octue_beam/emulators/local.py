@@ -13,12 +13,10 @@ import logging
 import os
 from typing import Any, Iterator
 
+from octue_beam.environment import LOCAL_BUCKET, LOCAL_PROJECT, configured_project
+
 logger = logging.getLogger(__name__)
 
-LOCAL_PROJECT = "octue-beam-local"
-LOCAL_BUCKET = "octue-beam-local"
-
-_PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT")
 
 
 @dataclasses.dataclass
@@ -51,16 +49,6 @@ class LocalEmulators:
             atexit.unregister(self.stop)
         except Exception:  # noqa: BLE001
             pass
-
-
-def configured_project(project: str | None = None) -> str | None:
-    """The cloud project given or configured in the environment, if any."""
-    if project:
-        return project
-    for name in _PROJECT_VARIABLES:
-        if os.environ.get(name):
-            return os.environ[name]
-    return None
 
 
 @contextlib.contextmanager

@@ -39,6 +39,28 @@ def topic_path(project: str, name: str | None = None) -> str:
     return f"projects/{project}/topics/{name or services_topic_name()}"
 
 
+def _parse_resource(value: str | None, default_project: str, kind: str) -> tuple[str, str | None]:
+    if value and value.startswith("projects/"):
+        parts = value.split("/")
+        if len(parts) != 4 or parts[2] != kind or not parts[1] or not parts[3]:
+            raise ValueError(f"{value!r} is not a valid {kind[:-1]} path: expected 'projects/<project>/{kind}/<name>'.")
+        return parts[1], parts[3]
+    return default_project, value or None
+
+
+def parse_topic(topic: str | None, default_project: str) -> tuple[str, str]:
+    """`(project, name)` of a topic given as a name or as `projects/<p>/topics/<name>`; no name means the services
+    topic (`services_topic_name()`) in `default_project`."""
+    project, name = _parse_resource(topic, default_project, "topics")
+    return project, name or services_topic_name()
+
+
+def parse_subscription(subscription: str | None, default_project: str) -> tuple[str, str | None]:
+    """`(project, name)` of a subscription given as a name or as `projects/<p>/subscriptions/<name>`; the name is
+    None when none is given (the caller picks its default)."""
+    return _parse_resource(subscription, default_project, "subscriptions")
+
+
 def subscription_path(project: str, name: str) -> str:
     """`projects/<project>/subscriptions/<name>`; a full path is returned unchanged."""
     if name.startswith("projects/"):

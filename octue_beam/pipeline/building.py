@@ -21,7 +21,8 @@ from octue_beam.pipeline.transforms import (
     RejectMessages,
     WriteDeadLetters,
 )
-from octue_beam.pipeline.worker import WorkerConfig, split_resource
+from octue_beam.messaging.pubsub import parse_subscription, parse_topic
+from octue_beam.pipeline.worker import WorkerConfig
 
 DEFAULT_ID_LABEL = "uuid"
 
@@ -54,7 +55,7 @@ class ServicePlan:
 
 
 def _project(options: PipelineOptions) -> str:
-    from octue_beam.emulators.local import LOCAL_PROJECT, configured_project
+    from octue_beam.environment import LOCAL_PROJECT, configured_project
 
     return options.view_as(GoogleCloudOptions).project or configured_project() or LOCAL_PROJECT
 
@@ -72,11 +73,11 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
         service = load_service(service_dir, revision_tag=revision_tag, check_credentials=False)
     project = _project(options)
     options.view_as(GoogleCloudOptions).project = project
-    topic_project, topic_name = split_resource(service_options.services_topic, project, "topics")
-    subscription_project, subscription_name = split_resource(service_options.subscription, project, "subscriptions")
+    topic_project, topic_name = parse_topic(service_options.services_topic, project)
+    subscription_project, subscription_name = parse_subscription(service_options.subscription, project)
     dead_letter = None
     if service_options.dead_letter_topic:
-        dead_project, dead_name = split_resource(service_options.dead_letter_topic, project, "topics")
+        dead_project, dead_name = parse_topic(service_options.dead_letter_topic, project)
         dead_letter = f"projects/{dead_project}/topics/{dead_name}"
 
     dataflow = runner == DATAFLOW_RUNNER
@@ -93,7 +94,7 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
         sruid=service.sruid,
         project=project,
         revision_tag=revision_tag,
-        services_topic=f"projects/{topic_project}/topics/{topic_name or services_topic_name()}",
+        services_topic=f"projects/{topic_project}/topics/{topic_name}",
         heartbeat_interval=float(service_options.heartbeat_interval),
         max_concurrent_questions=int(service_options.max_concurrent_questions),
         max_message_bytes=int(service_options.max_message_bytes),
@@ -107,7 +108,7 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
         runner=runner,
         project=project,
         topic_project=topic_project,
-        topic_name=topic_name or services_topic_name(),
+        topic_name=topic_name,
         subscription_project=subscription_project,
         subscription_name=subscription_name or service_subscription_name(service.sruid),
         dead_letter_topic=dead_letter,

@@ -84,7 +84,7 @@ _dead_letter_lock = threading.Lock()
 
 def _dead_letter_publisher(topic: str) -> Any:
     """One publisher per dead-letter topic per process."""
-    from octue_beam.pipeline.publishing import OrderedBatchPublisher
+    from octue_beam.messaging.publishing import OrderedBatchPublisher
 
     with _dead_letter_lock:
         publisher = _dead_letter_publishers.get(topic)

@@ -84,21 +84,13 @@ class Worker:
         """The EventPublisher of the services topic (created on first use)."""
         with self._lock:
             if self._publisher is None:
-                from octue_beam.pipeline.publishing import OrderedBatchPublisher
+                from octue_beam.messaging.publishing import OrderedBatchPublisher
 
-                project, topic = split_resource(self.config.services_topic, self.config.project, "topics")
+                from octue_beam.messaging.pubsub import parse_topic
+
+                project, topic = parse_topic(self.config.services_topic, self.config.project)
                 self._publisher = OrderedBatchPublisher(project, topic)
             return self._publisher
-
-
-def split_resource(value: str | None, project: str, kind: str) -> tuple[str, str | None]:
-    """`(project, name)` of a Pub/Sub resource given as a name or as `projects/<p>/<kind>/<name>`."""
-    if value and value.startswith("projects/"):
-        parts = value.split("/")
-        if len(parts) != 4 or parts[2] != kind:
-            raise ValueError(f"{value!r} is not a valid {kind[:-1]} path: expected 'projects/<project>/{kind}/<name>'.")
-        return parts[1], parts[3]
-    return project, value or None
 
 
 _workers: dict[WorkerConfig, Worker] = {}

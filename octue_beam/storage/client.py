@@ -14,7 +14,7 @@ import threading
 from typing import Any, Callable, Iterator
 
 from octue_beam import serialisation
-from octue_beam.emulators.local import LOCAL_PROJECT, configured_project
+from octue_beam.environment import LOCAL_PROJECT, configured_project
 from octue_beam.exceptions import CloudStorageError
 from octue_beam.storage.path import generate_gs_path, is_cloud_uri, split_bucket_name_from_cloud_path
 

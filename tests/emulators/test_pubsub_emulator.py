@@ -5,7 +5,8 @@ import subprocess
 import pytest
 
 from octue_beam.emulators import pubsub as pubsub_emulator_module
-from octue_beam.emulators.local import LOCAL_PROJECT, local_emulators
+from octue_beam.emulators.local import local_emulators
+from octue_beam.environment import LOCAL_PROJECT
 from octue_beam.emulators.pubsub import PubSubEmulator, find_emulator_command
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
 
