@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 from concurrent import futures
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
+from octue_beam import serialisation
 from octue_beam.messaging.pubsub import topic_path, wire_message
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,58 @@ logger = logging.getLogger(__name__)
 MAX_REQUEST_MESSAGES = 1000
 MAX_REQUEST_BYTES = 9_000_000  # Pub/Sub's request limit is 10 MB
 RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
+
+
+class Publisher(Protocol):
+    """What the answering core and the asking side publish through: events with typed attributes, or raw bytes."""
+
+    def publish(self, event: Mapping[str, Any], attributes: Mapping[str, Any], wait: bool = False) -> futures.Future:
+        """Publish `event` with typed `attributes` (given a new `uuid` and `datetime`); a future of the message ID."""
+
+    def publish_raw(
+        self, data: bytes, attributes: Mapping[str, str], ordering_key: str = "", wait: bool = False
+    ) -> futures.Future:
+        """Publish bytes with string attributes as given."""
+
+    def close(self) -> None:
+        """Send what is queued and release the client."""
+
+
+class MemoryPublisher:
+    """A `Publisher` keeping what is published in memory (`messages`: `(data, wire attributes)` in order), for unit
+    tests of the answering core and the DoFns without any Pub/Sub. `fail_with` makes every publish fail with it."""
+
+    def __init__(self, fail_with: BaseException | None = None) -> None:
+        self.messages: list[tuple[bytes, dict[str, str]]] = []
+        self.fail_with = fail_with
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def publish(self, event: Mapping[str, Any], attributes: Mapping[str, Any], wait: bool = False) -> futures.Future:
+        data, wire_attributes = wire_message(event, attributes)
+        return self.publish_raw(data, wire_attributes, wait=wait)
+
+    def publish_raw(
+        self, data: bytes, attributes: Mapping[str, str], ordering_key: str = "", wait: bool = False
+    ) -> futures.Future:
+        future: futures.Future = futures.Future()
+        if self.fail_with is not None:
+            future.set_exception(self.fail_with)
+        else:
+            with self._lock:
+                self.messages.append((data, dict(attributes)))
+                future.set_result(str(len(self.messages)))
+        if wait:
+            future.result()
+        return future
+
+    def events(self) -> list[tuple[dict, dict[str, str]]]:
+        """`(event, wire attributes)` of every message published so far."""
+        with self._lock:
+            return [(serialisation.loads(data), attributes) for data, attributes in self.messages]
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class OrderedBatchPublisher:
