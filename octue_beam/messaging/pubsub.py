@@ -254,6 +254,44 @@ def delete_subscription(
         pass
 
 
+def ensure_service_resources(
+    topic: str, subscription: str, sruid: str, dead_letter_topic: str | None = None
+) -> None:
+    """Create what a serving revision reads and writes, if missing: the services `topic`, this revision's
+    `subscription` on it (filtered on `sruid`, also when the subscription's project is not the topic's) and the
+    `dead_letter_topic`. Every argument is a full path (`projects/<p>/topics/<t>`, `projects/<p>/subscriptions/<s>`).
+    """
+    topic_project, topic_name = parse_topic(topic, "")
+    subscription_project, subscription_name = parse_subscription(subscription, "")
+    if not topic.startswith("projects/") or not subscription.startswith("projects/") or not subscription_name:
+        raise ValueError(f"Full paths are needed, got topic {topic!r} and subscription {subscription!r}.")
+    ensure_topic(topic_project, topic_name)
+    if topic_project == subscription_project:
+        ensure_subscription(
+            subscription_project,
+            subscription_name,
+            topic_name=topic_name,
+            filter=service_subscription_filter(sruid),
+            create_topic=False,
+        )
+    else:
+        # Across projects: create it, or keep the one there (its topic cannot be read back without rights on both).
+        try:
+            subscriber_client().create_subscription(
+                request={
+                    "name": subscription,
+                    "topic": topic,
+                    "filter": service_subscription_filter(sruid),
+                    "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
+                    "enable_message_ordering": True,
+                }
+            )
+        except api_exceptions.AlreadyExists:
+            pass
+    if dead_letter_topic:
+        ensure_topic(*parse_topic(dead_letter_topic, topic_project))
+
+
 # --- publishing -----------------------------------------------------------------------------------
 
 
