@@ -230,7 +230,7 @@ def _start_companions(service_dirs: list[str], plan: Any) -> list:
     """Serve each of `service_dirs` in a subprocess on the same topic and emulators; wait until all are ready."""
     from concurrent import futures
 
-    from octue_beam.testing.local_service import LocalService
+    from octue_beam.emulators.services import LocalService
 
     companions = [
         LocalService(service_dir, topic_name=plan.topic_name, environment={"GOOGLE_CLOUD_PROJECT": plan.project})

@@ -18,7 +18,7 @@ _PUBLIC = {
     "emulated_children": "octue_beam.testing.emulation",
     "Emulation": "octue_beam.testing.emulation",
     "load_test_fixture_from_diagnostics": "octue_beam.testing.fixtures",
-    "LocalService": "octue_beam.testing.local_service",
+    "LocalService": "octue_beam.emulators.services",
 }
 
 __all__ = list(_PUBLIC)

@@ -57,7 +57,7 @@ def storage_emulator():
 def local_service(pubsub_emulator, storage_emulator):
     """Factory: `local_service(service_dir, *run_options, **LocalService_options)` -> a started `LocalService`,
     stopped when the test ends."""
-    from octue_beam.testing.local_service import LocalService
+    from octue_beam.emulators.services import LocalService
 
     started: list[LocalService] = []
 

@@ -1,0 +1,97 @@
+"""Serving a service locally in a subprocess: the run command's companions and tests.
+
+`LocalService` serves a service with `python -m octue_beam run SERVICE_DIR --runner DirectRunner` in its own process
+group, so tests (and the run command's companion services) can ask it real questions over the (emulated) Pub/Sub.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+from octue_beam.asking import ask
+from octue_beam.processes import stop_process_group
+from octue_beam.service.loading import load_service
+from octue_beam.service.sruid import to_pub_sub_form
+
+READY = "is ready"
+
+
+class LocalService:
+    """Serve the service in `service_dir` on its own services topic and subscription until `stop()` (or the end of
+    a `with`), so services served one after another never read each other's questions.
+
+    The subprocess inherits the environment (so `PUBSUB_EMULATOR_HOST`, `STORAGE_EMULATOR_HOST` and
+    `GOOGLE_CLOUD_PROJECT` of running emulators); `extra_args` are options of the `run` command (e.g.
+    `"--heartbeat_interval", "1"`). `ask(...)` asks it a question with `octue_beam.ask`.
+    """
+
+    def __init__(self, service_dir: str | os.PathLike, *extra_args: str, topic_name: str | None = None,
+                 revision_tag: str | None = None, environment: dict[str, str] | None = None) -> None:
+        self.service_dir = os.path.abspath(os.fspath(service_dir))
+        self.extra_args = list(extra_args)
+        suffix = uuid.uuid4().hex[:8]
+        self.topic_name = topic_name or f"test.services.{suffix}"
+        self.revision_tag = revision_tag
+        self.environment = dict(environment or {})
+        self.sruid = load_service(self.service_dir, revision_tag=revision_tag, check_credentials=False).sruid
+        if not any(argument.split("=")[0] == "--subscription" for argument in self.extra_args):
+            self.extra_args += ["--subscription", f"{to_pub_sub_form(self.sruid)}.test.{suffix}"]
+        self.output: list[str] = []
+        self.process: subprocess.Popen | None = None
+        self._ready = threading.Event()
+
+    def start(self, timeout: float = 120) -> "LocalService":
+        """Start serving and wait until the pipeline is ready (RuntimeError with its output if it is not)."""
+        environment = {**os.environ, "TWINED_SERVICES_TOPIC_NAME": self.topic_name, "PYTHONUNBUFFERED": "1", **self.environment}
+        command = [sys.executable, "-m", "octue_beam", "run", self.service_dir, "--runner", "DirectRunner"]
+        if self.revision_tag:
+            command += ["--revision-tag", self.revision_tag]
+        command += self.extra_args
+        self.process = subprocess.Popen(
+            command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            text=True, start_new_session=True,
+        )
+        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"The service did not start: {' '.join(command)}\n" + self.log(40))
+        return self
+
+    def _read(self, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            self.output.append(line.rstrip("\n"))
+            if READY in line:
+                self._ready.set()
+
+    def log(self, last: int | None = None) -> str:
+        """The service's output so far (its last `last` lines)."""
+        lines = self.output if last is None else self.output[-last:]
+        return "\n".join(lines)
+
+    def ask(self, input_values: Any = None, input_manifest: Any = None, **kwargs: Any) -> tuple[dict | None, str]:
+        """`octue_beam.ask` this service (on its topic, in the environment's project); `(answer, question_uuid)`."""
+        kwargs.setdefault("topic_name", self.topic_name)
+        kwargs.setdefault("timeout", 120)
+        return ask(self.sruid, input_values=input_values, input_manifest=input_manifest, **kwargs)
+
+    def stop(self) -> None:
+        """Stop the service and every process it started (its process group). Idempotent."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        stop_process_group(process)
+
+    def __enter__(self) -> "LocalService":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<LocalService {self.sruid} on topic {self.topic_name!r}>"
