@@ -27,40 +27,66 @@ class LocalService:
     The subprocess inherits the environment (so `PUBSUB_EMULATOR_HOST`, `STORAGE_EMULATOR_HOST` and
     `GOOGLE_CLOUD_PROJECT` of running emulators); `extra_args` are options of the `run` command (e.g.
     `"--heartbeat_interval", "1"`). `ask(...)` asks it a question with `octue_beam.ask`.
+
+    Options: `topic_name` (default: a new `test.services.<suffix>`); `revision_tag` (the `run` command's
+    `--revision-tag`); `environment`, variables set for the subprocess on top of the inherited ones, where `None`
+    removes a variable (e.g. `{"STORAGE_EMULATOR_HOST": None}` lets the `run` command start its own storage
+    emulator); `cwd`, the subprocess's working directory (default: the current one). `start()` launches and waits
+    until the service is ready; `launch()` and `wait_until_ready()` do the two halves, so several services can start
+    at the same time.
     """
 
     def __init__(self, service_dir: str | os.PathLike, *extra_args: str, topic_name: str | None = None,
-                 revision_tag: str | None = None, environment: dict[str, str] | None = None) -> None:
+                 revision_tag: str | None = None, environment: dict[str, str | None] | None = None,
+                 cwd: str | os.PathLike | None = None) -> None:
         self.service_dir = os.path.abspath(os.fspath(service_dir))
         self.extra_args = list(extra_args)
         suffix = uuid.uuid4().hex[:8]
         self.topic_name = topic_name or f"test.services.{suffix}"
         self.revision_tag = revision_tag
         self.environment = dict(environment or {})
+        self.cwd = None if cwd is None else os.fspath(cwd)
         self.sruid = load_service(self.service_dir, revision_tag=revision_tag, check_credentials=False).sruid
         if not any(argument.split("=")[0] == "--subscription" for argument in self.extra_args):
             self.extra_args += ["--subscription", f"{to_pub_sub_form(self.sruid)}.test.{suffix}"]
         self.output: list[str] = []
+        self.command: list[str] = []
         self.process: subprocess.Popen | None = None
         self._ready = threading.Event()
 
     def start(self, timeout: float = 120) -> "LocalService":
         """Start serving and wait until the pipeline is ready (RuntimeError with its output if it is not)."""
-        environment = {**os.environ, "TWINED_SERVICES_TOPIC_NAME": self.topic_name, "PYTHONUNBUFFERED": "1", **self.environment}
-        command = [sys.executable, "-m", "octue_beam", "run", self.service_dir, "--runner", "DirectRunner"]
+        return self.launch().wait_until_ready(timeout)
+
+    def launch(self) -> "LocalService":
+        """Start the `run` command in its own process group without waiting for it to be ready."""
+        environment = {**os.environ, "TWINED_SERVICES_TOPIC_NAME": self.topic_name, "PYTHONUNBUFFERED": "1"}
+        for name, value in self.environment.items():
+            if value is None:
+                environment.pop(name, None)
+            else:
+                environment[name] = value
+        self.command = [sys.executable, "-m", "octue_beam", "run", self.service_dir, "--runner", "DirectRunner"]
         if self.revision_tag:
-            command += ["--revision-tag", self.revision_tag]
-        command += self.extra_args
+            self.command += ["--revision-tag", self.revision_tag]
+        self.command += self.extra_args
         self.process = subprocess.Popen(
-            command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, start_new_session=True,
+            self.command, cwd=self.cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
         )
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        return self
+
+    def wait_until_ready(self, timeout: float = 120) -> "LocalService":
+        """Wait until the launched service prints its ready line; stop it and raise RuntimeError (with its output)
+        if it exits or `timeout` seconds pass first."""
+        if self.process is None:
+            raise RuntimeError(f"{self!r} was not launched (or was stopped).")
         deadline = time.monotonic() + timeout
         while not self._ready.wait(0.2):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"The service did not start: {' '.join(command)}\n" + self.log(40))
+                raise RuntimeError(f"The service did not start: {' '.join(self.command)}\n" + self.log(40))
         return self
 
     def _read(self, process: subprocess.Popen) -> None:

@@ -15,7 +15,7 @@ from octue_beam.service.answering import answer
 from octue_beam.service.loading import load_service
 from octue_beam.storage import client
 from octue_beam.testing import ChildEmulator, emulated_children, load_test_fixture_from_diagnostics
-from tests.service.helpers import write_service
+from tests.support.service_dirs import write_service
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHILD_SRUID = "my-org/calibration:1.2.0"

@@ -6,7 +6,7 @@ import pytest
 
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_OFF
 from octue_beam.storage import client
-from tests.service.helpers import write_service
+from tests.support.service_dirs import write_service
 
 APP = """
 import logging

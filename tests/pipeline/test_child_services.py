@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from tests.pipeline.serving import REPOSITORY, ServiceProcess
+from octue_beam.testing import LocalService
+from tests.support.paths import REPOSITORY
 
 EXAMPLE = REPOSITORY / "examples" / "child-services"
 CHILD_PROJECT = "octue-beam-local"  # the project named by the children's backend in the example's octue.yaml
@@ -19,7 +20,10 @@ def serving(service_dirs, topic_prefix):
     saved = os.environ.get("GOOGLE_CLOUD_PROJECT")
     os.environ["GOOGLE_CLOUD_PROJECT"] = CHILD_PROJECT
     topic = f"{topic_prefix}.{uuid.uuid4().hex[:8]}"
-    processes = [ServiceProcess(service_dir, topic_name=topic) for service_dir in service_dirs]
+    processes = [
+        LocalService(service_dir, topic_name=topic, environment={"STORAGE_EMULATOR_HOST": None}, cwd=REPOSITORY)
+        for service_dir in service_dirs
+    ]
     try:
         for process in processes:
             process.launch()

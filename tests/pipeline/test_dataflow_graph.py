@@ -8,7 +8,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from octue_beam.pipeline import ServiceOptions, build_service_pipeline, resolve_runner_name, select_runner
-from tests.pipeline.serving import FIXTURES, REPOSITORY
+from tests.support.paths import FIXTURES, REPOSITORY
 
 DATAFLOW_DRY_RUN = [
     "--runner", "DataflowRunner", "--dry_run", "True", "--no_auth", "--project", "my-project",

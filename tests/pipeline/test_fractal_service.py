@@ -5,14 +5,16 @@ import os
 
 import pytest
 
-from tests.pipeline.serving import REPOSITORY, ServiceProcess
+from octue_beam.testing import LocalService
+from tests.support.paths import REPOSITORY
 
 FRACTAL_SRUID = "octue-beam-examples/fractal:local"
 
 
 @pytest.fixture(scope="module")
 def fractal_service(pubsub_emulator):
-    process = ServiceProcess(REPOSITORY / "examples" / "fractal", "--heartbeat_interval", "1").start()
+    process = LocalService(REPOSITORY / "examples" / "fractal", "--heartbeat_interval", "1",
+                           environment={"STORAGE_EMULATOR_HOST": None}, cwd=REPOSITORY).start()
     try:
         yield process
     finally:

@@ -13,8 +13,8 @@ from apache_beam.testing.util import assert_that
 from octue_beam.messaging.pubsub import ensure_topic
 from octue_beam.pipeline.transforms import AnswerQuestions, CheckQuestions, RejectMessages, WriteDeadLetters
 from octue_beam.pipeline.worker import WorkerConfig
-from tests.pipeline.serving import FIXTURES
-from tests.pipeline.wire import octue_question
+from tests.support.paths import FIXTURES
+from tests.support.wire import octue_question
 
 SRUID = "octue-beam-tests/behaviours:local"
 PARENT = "octue-beam-tests/portable-parent:local"

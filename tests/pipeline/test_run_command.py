@@ -10,7 +10,8 @@ import sys
 import uuid
 
 from octue_beam.pipeline.seen import SeenSet
-from tests.pipeline.serving import FIXTURES, REPOSITORY, ServiceProcess
+from octue_beam.testing import LocalService
+from tests.support.paths import FIXTURES, REPOSITORY
 
 
 def _clean_environment() -> dict:
@@ -30,7 +31,7 @@ def _listening(host_port: str) -> bool:
 def test_embedded_default_starts_emulators_prints_an_ask_command_and_stops_them(monkeypatch):
     for name in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT"):
         monkeypatch.delenv(name, raising=False)
-    service = ServiceProcess(FIXTURES / "behaviours", "--revision-tag", "embedded").start()
+    service = LocalService(FIXTURES / "behaviours", revision_tag="embedded", cwd=REPOSITORY).start()
     try:
         output = service.log()
         assert "octue-beam-tests/behaviours:embedded" in output

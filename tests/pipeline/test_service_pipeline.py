@@ -12,8 +12,9 @@ import pytest
 
 from octue_beam.messaging.parsing import parse_message
 from octue_beam.messaging.pubsub import EventPublisher
-from tests.pipeline.serving import FIXTURES, ServiceProcess
-from tests.pipeline.wire import Listener, octue_question
+from octue_beam.testing import LocalService
+from tests.support.paths import FIXTURES, REPOSITORY
+from tests.support.wire import Listener, octue_question
 
 SRUID = "octue-beam-tests/behaviours:local"
 PARENT = "octue-beam-tests/parent:local"
@@ -38,11 +39,13 @@ def dead_letters(pubsub_emulator):
 
 @pytest.fixture(scope="module")
 def service(pubsub_emulator, dead_letters):
-    process = ServiceProcess(
+    process = LocalService(
         FIXTURES / "behaviours",
         "--heartbeat_interval", "0.3",
         "--max_message_bytes", str(MAX_MESSAGE_BYTES),
         "--dead_letter_topic", DEAD_LETTER_TOPIC,
+        environment={"STORAGE_EMULATOR_HOST": None},
+        cwd=REPOSITORY,
     ).start()
     try:
         yield process

@@ -10,7 +10,7 @@ import pytest
 
 import octue_beam
 from octue_beam import exceptions
-from tests.service.helpers import write_service
+from tests.support.service_dirs import write_service
 
 FRACTAL = Path(__file__).parents[2] / "examples" / "fractal"
 

@@ -10,7 +10,7 @@ from octue_beam.exceptions import RemoteException
 from octue_beam.service.answering import answer
 from octue_beam.service.loading import load_service
 from octue_beam.testing import ChildEmulator, emulated_children
-from tests.service.helpers import write_service
+from tests.support.service_dirs import write_service
 
 CHILD_SRUID = "my-org/worker:1.0.0"
 CHILDREN_TWINE = {

@@ -8,14 +8,18 @@ import time
 import uuid
 from typing import Any
 
-from octue_beam.messaging.attributes import question_attributes, encode_attributes
+from google.cloud import pubsub_v1
+
 from octue_beam.messaging import events
+from octue_beam.messaging.attributes import encode_attributes, question_attributes
+from octue_beam.messaging.pubsub import delete_subscription, ensure_subscription
 
 OCTUE_SDK_VERSION = "0.69.0"
 
 
 def octue_question(recipient: str, parent: str, input_values: Any = None, *, question_uuid: str | None = None,
-                   retry_count: int = 0, forward_logs: bool = False, input_manifest: Any = None) -> tuple[bytes, dict[str, str]]:
+                   retry_count: int = 0, forward_logs: bool = False,
+                   input_manifest: Any = None) -> tuple[bytes, dict[str, str]]:
     """`(data, attributes)` of a question exactly as Octue 0.69 publishes it (string attributes, "1"/"0" booleans)."""
     attributes = question_attributes(
         sender=parent,
@@ -33,10 +37,6 @@ class Listener:
     """Collects response events (sender_type CHILD) addressed to `parent` from the services topic."""
 
     def __init__(self, project: str, parent: str, topic_name: str | None = None) -> None:
-        from google.cloud import pubsub_v1
-
-        from octue_beam.messaging.pubsub import ensure_subscription, delete_subscription
-
         self.project = project
         self.parent = parent
         self.name = f"test-listener-{uuid.uuid4().hex[:10]}"

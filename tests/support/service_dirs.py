@@ -30,7 +30,8 @@ def write_service(
     (folder / "app.py").write_text(textwrap.dedent(app))
     twine = DEFAULT_TWINE if twine is None else twine
     (folder / "twine.json").write_text(twine if isinstance(twine, str) else json.dumps(twine))
-    (folder / "octue.yaml").write_text(yaml.safe_dump({"services": [{"namespace": "test-org", "name": "test-service", **(service or {})}]}))
+    services = [{"namespace": "test-org", "name": "test-service", **(service or {})}]
+    (folder / "octue.yaml").write_text(yaml.safe_dump({"services": services}))
     for name, text in (files or {}).items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
