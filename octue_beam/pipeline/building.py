@@ -21,8 +21,11 @@ from octue_beam.pipeline.transforms import (
     RejectMessages,
     WriteDeadLetters,
 )
-from octue_beam.messaging.pubsub import parse_subscription, parse_topic
-from octue_beam.pipeline.worker import WorkerConfig
+from octue_beam.environment import LOCAL_PROJECT, configured_project
+from octue_beam.messaging.pubsub import parse_subscription, parse_topic, service_subscription_name
+from octue_beam.pipeline.local_reads import set_local_pull_size
+from octue_beam.pipeline.worker import PublisherFactory, ServiceWorkers, WorkerConfig, pubsub_publisher
+from octue_beam.service.loading import load_service
 
 DEFAULT_ID_LABEL = "uuid"
 
@@ -55,16 +58,11 @@ class ServicePlan:
 
 
 def _project(options: PipelineOptions) -> str:
-    from octue_beam.environment import LOCAL_PROJECT, configured_project
-
     return options.view_as(GoogleCloudOptions).project or configured_project() or LOCAL_PROJECT
 
 
 def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
     """Select the runner, load the service (unless given) and name the topic/subscription the pipeline uses."""
-    from octue_beam.messaging.pubsub import service_subscription_name, services_topic_name
-    from octue_beam.service.loading import load_service
-
     runner = select_runner(options)
     service_options = options.view_as(ServiceOptions)
     service_dir = os.path.abspath(service_options.service_dir or ".")
@@ -119,8 +117,13 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
     )
 
 
-def add_service_transforms(pipeline: beam.Pipeline, plan: ServicePlan) -> Any:
-    """Apply the service's stages to `pipeline`; return the PCollection of final events.
+def add_service_transforms(
+    pipeline: beam.Pipeline, plan: ServicePlan, publisher_factory: PublisherFactory = pubsub_publisher
+) -> Any:
+    """Apply the service's stages to `pipeline`; return the PCollection of `Answer`s.
+
+    Every stage reaches the process's answering machinery through one `ServiceWorkers` handle (Beam keeps one
+    worker per process alive only when all the stages of a pipeline share it).
 
     Nothing consumes the final events unless `--record_answers` is given: on the local runner every extra stage
     costs a bundle on its single worker thread (about a third of the throughput with a trivial app), and the
@@ -128,11 +131,12 @@ def add_service_transforms(pipeline: beam.Pipeline, plan: ServicePlan) -> Any:
     """
     messages = pipeline | "ReadQuestions" >> ReadQuestions(plan.subscription_path, id_label=plan.id_label)
     checked = messages | "CheckQuestions" >> CheckQuestions(plan.sruid, plan.worker.max_message_bytes)
-    answers = checked.questions | "AnswerQuestions" >> AnswerQuestions(plan.worker)
+    workers = ServiceWorkers(plan.worker, publisher_factory)
+    answers = checked.questions | "AnswerQuestions" >> AnswerQuestions(workers)
     if plan.record_answers:
         answers | "RecordAnswers" >> RecordAnswers()
-    letters = checked.invalid | "RejectMessages" >> RejectMessages(plan.worker)
-    letters | "WriteDeadLetters" >> WriteDeadLetters(plan.dead_letter_topic)
+    letters = checked.invalid | "RejectMessages" >> RejectMessages(workers)
+    letters | "WriteDeadLetters" >> WriteDeadLetters(plan.dead_letter_topic, workers)
     return answers
 
 
@@ -140,8 +144,6 @@ def build_service_pipeline(options: PipelineOptions, service: Any = None) -> tup
     """The service's streaming pipeline (not yet run) and its plan."""
     plan = plan_service(options, service)
     if plan.runner == LOCAL_RUNNER:
-        from octue_beam.pipeline.local_reads import set_local_pull_size
-
         set_local_pull_size(options.view_as(ServiceOptions).local_pull_size)
     pipeline = beam.Pipeline(options=options)
     add_service_transforms(pipeline, plan)

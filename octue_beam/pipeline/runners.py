@@ -47,6 +47,3 @@ def select_runner(options: PipelineOptions) -> str:
     standard.streaming = True
     return name
 
-
-def is_dataflow(options: PipelineOptions) -> bool:
-    return resolve_runner_name(options.view_as(StandardOptions).runner) == DATAFLOW_RUNNER

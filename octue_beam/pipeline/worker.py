@@ -1,27 +1,43 @@
-"""Per-process state of a service pipeline, shared by every DoFn instance and bundle of that process.
+"""The per-process objects a service pipeline answers with, shared by every DoFn instance and bundle of a process.
 
 Beam's BundleBasedDirectRunner deserialises a fresh copy of each DoFn and calls `setup()`/`teardown()` for every
-bundle, and Dataflow may run several DoFn instances per process. So what must be loaded once and live across
-bundles (the loaded service, the event publisher, the set of seen questions, the thread pool, the heartbeat clock
-and the log forwarder) lives in one `Worker` per process and per `WorkerConfig`, which `get_worker` returns.
+bundle, and Dataflow may run several DoFn instances per process. What must be loaded once and live across bundles
+(the loaded service, the event publisher, the seen set, the heartbeat clock, the question pool, dead-letter
+publishers) is one `ServiceWorker`, reached through a `ServiceWorkers` handle: Beam's `Shared` keeps one worker per
+process alive, the DoFns acquire it in `setup()` and drop it in `teardown()`. Every DoFn of one pipeline must use the
+same handle: Beam keeps alive only the object of the handle acquired last.
 """
 
 import dataclasses
 import logging
 import threading
-from concurrent import futures
-from typing import Any
+import weakref
+from typing import Callable
 
+from apache_beam.utils.shared import Shared
+
+from octue_beam.answering.core import DEFAULT_HEARTBEAT_INTERVAL, Answerer
+from octue_beam.answering.runner import DEFAULT_MAX_CONCURRENT_QUESTIONS, QuestionRunner
+from octue_beam.answering.seen import SeenSet
 from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES
-from octue_beam.pipeline.emitting import Heartbeats, LogForwarder
-from octue_beam.pipeline.seen import SeenSet
+from octue_beam.messaging.publishing import OrderedBatchPublisher, Publisher
+from octue_beam.messaging.pubsub import parse_topic, topic_path
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_HEARTBEAT_INTERVAL = 60.0
-DEFAULT_MAX_CONCURRENT_QUESTIONS = 10
 DEFAULT_SEEN_QUESTIONS = 50_000
 DEFAULT_SEEN_TTL = 3600.0
+
+__all__ = [
+    "DEFAULT_HEARTBEAT_INTERVAL",
+    "DEFAULT_MAX_CONCURRENT_QUESTIONS",
+    "DEFAULT_SEEN_QUESTIONS",
+    "DEFAULT_SEEN_TTL",
+    "ServiceWorker",
+    "ServiceWorkers",
+    "WorkerConfig",
+    "pubsub_publisher",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,67 +57,81 @@ class WorkerConfig:
     secrets_project: str | None = None  # load credentials from Secret Manager of this project (Dataflow only)
 
 
-class Worker:
-    """The loaded service and the shared machinery that answers its questions in this process."""
+PublisherFactory = Callable[[str], Publisher]
 
-    def __init__(self, config: WorkerConfig) -> None:
+
+def pubsub_publisher(topic: str) -> Publisher:
+    """The default publisher factory: an `OrderedBatchPublisher` of the topic (`projects/<p>/topics/<t>`)."""
+    project, name = parse_topic(topic, "")
+    return OrderedBatchPublisher(project, name)
+
+
+class ServiceWorker:
+    """One process's answering machinery for one service pipeline: the `Answerer` (loaded service, publisher,
+    heartbeats, seen set), the `QuestionRunner` (thread pool) and dead-letter publishers. Closed when released."""
+
+    def __init__(self, config: WorkerConfig, publisher_factory: PublisherFactory = pubsub_publisher) -> None:
         self.config = config
-        self.service: Any = None
-        self.load_error: BaseException | None = None
-        self._publisher: Any = None
-        self._lock = threading.Lock()
-        self.seen = SeenSet(config.seen_capacity, config.seen_ttl)
-        self.pool = futures.ThreadPoolExecutor(
-            max_workers=max(1, config.max_concurrent_questions), thread_name_prefix="octue-beam-question"
+        self._publisher_factory = publisher_factory
+        self.publisher = publisher_factory(config.services_topic or topic_path(config.project))
+        self.answerer = Answerer.load(
+            config.service_dir,
+            self.publisher,
+            sruid=config.sruid,
+            revision_tag=config.revision_tag,
+            secrets_project=config.secrets_project,
+            heartbeat_interval=config.heartbeat_interval,
+            seen=SeenSet(config.seen_capacity, config.seen_ttl),
         )
-        self.heartbeats = Heartbeats()
-        self.log_forwarder = LogForwarder()
-        self._load_service()
-        logging.getLogger().addHandler(self.log_forwarder)
+        self.runner = QuestionRunner(self.answerer, config.max_concurrent_questions)
+        self._dead_letter_publishers: dict[str, Publisher] = {}
+        self._lock = threading.Lock()
+        # Release the threads and clients when Beam drops the worker (or on `close()`), never while it is in use.
+        self._finalizer = weakref.finalize(
+            self, _close, self.runner, self.answerer, self.publisher, self._dead_letter_publishers
+        )
 
-    def _load_service(self) -> None:
-        """Load the app, twine, configuration and configuration manifest once; keep the error if it fails."""
-        from octue_beam.service.loading import load_service
-
-        try:
-            service = load_service(
-                self.config.service_dir,
-                revision_tag=self.config.revision_tag,
-                project=self.config.secrets_project,
-            )
-            if service.sruid != self.config.sruid:
-                raise ValueError(
-                    f"The service in {self.config.service_dir!r} on this worker is {service.sruid!r}, but the pipeline "
-                    f"was built for {self.config.sruid!r}: check --service_dir and --revision_tag."
-                )
-            self.service = service
-        except Exception as error:  # noqa: BLE001 - every question gets this error as its answer
-            logger.exception("Could not load the service in %r; every question will be answered with this error.", self.config.service_dir)
-            self.load_error = error
-
-    @property
-    def publisher(self) -> Any:
-        """The EventPublisher of the services topic (created on first use)."""
+    def dead_letter_publisher(self, topic: str) -> Publisher:
+        """The publisher of a dead-letter topic (`projects/<p>/topics/<t>`), made on first use."""
         with self._lock:
-            if self._publisher is None:
-                from octue_beam.messaging.publishing import OrderedBatchPublisher
+            publisher = self._dead_letter_publishers.get(topic)
+            if publisher is None:
+                publisher = self._publisher_factory(topic)
+                self._dead_letter_publishers[topic] = publisher
+            return publisher
 
-                from octue_beam.messaging.pubsub import parse_topic
-
-                project, topic = parse_topic(self.config.services_topic, self.config.project)
-                self._publisher = OrderedBatchPublisher(project, topic)
-            return self._publisher
-
-
-_workers: dict[WorkerConfig, Worker] = {}
-_workers_lock = threading.Lock()
+    def close(self) -> None:
+        """Stop the pool and the heartbeat clock and close the publishers. Idempotent."""
+        self._finalizer()
 
 
-def get_worker(config: WorkerConfig) -> Worker:
-    """The Worker of this process for `config` (created and the service loaded on first call)."""
-    with _workers_lock:
-        worker = _workers.get(config)
-        if worker is None:
-            worker = Worker(config)
-            _workers[config] = worker
-        return worker
+def _close(runner: QuestionRunner, answerer: Answerer, publisher: Publisher, others: dict[str, Publisher]) -> None:
+    runner.close()
+    answerer.close()
+    for each in (publisher, *others.values()):
+        try:
+            each.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            logger.exception("Could not close a publisher.")
+
+
+class ServiceWorkers:
+    """The handle every DoFn of one service pipeline uses to reach its process's `ServiceWorker` (picklable).
+
+    `publisher_factory(topic_path)` makes the event sinks: Pub/Sub by default; unit tests pass one returning a
+    `MemoryPublisher` to drive the DoFns with `beam.Create` and no emulator.
+    """
+
+    def __init__(self, config: WorkerConfig, publisher_factory: PublisherFactory = pubsub_publisher) -> None:
+        self.config = config
+        self.publisher_factory = publisher_factory
+        self._shared = Shared()
+
+    @classmethod
+    def of(cls, workers: "ServiceWorkers | WorkerConfig") -> "ServiceWorkers":
+        """A handle for a config (a new one: share it between the DoFns of one pipeline), or the handle given."""
+        return workers if isinstance(workers, ServiceWorkers) else cls(workers)
+
+    def acquire(self) -> ServiceWorker:
+        """This process's worker (created, and the service loaded, on first use)."""
+        return self._shared.acquire(lambda: ServiceWorker(self.config, self.publisher_factory), tag=self.config)

@@ -30,7 +30,9 @@ from octue_beam.messaging.attributes import (
     SAVE_DIAGNOSTICS_ON,
     SAVE_DIAGNOSTICS_ON_CRASH,
 )
+from octue_beam.messaging.events import log_record
 from octue_beam.service.children import QuestionRecorder
+from octue_beam.service.context import routing_logs
 
 logger = logging.getLogger(__name__)
 
@@ -46,61 +48,6 @@ def check_mode(save_diagnostics: str) -> str:
     if save_diagnostics not in SAVE_DIAGNOSTICS_MODES:
         raise ValueError(f"save_diagnostics must be one of {', '.join(SAVE_DIAGNOSTICS_MODES)}; got {save_diagnostics!r}.")
     return save_diagnostics
-
-
-# --- capturing the logs of one question ----------------------------------------------------------------------------
-
-
-class _LogCapture(logging.Handler):
-    """One root-logger handler keeping the records of the questions being captured, by `current_question()`."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.NOTSET)
-        self._records: dict[str, list[dict]] = {}
-        self._local = threading.local()
-
-    def start(self, question_uuid: str) -> list[dict]:
-        records: list[dict] = []
-        self._records[question_uuid] = records
-        return records
-
-    def stop(self, question_uuid: str) -> None:
-        self._records.pop(question_uuid, None)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self._records or getattr(self._local, "busy", False):
-            return
-        from octue_beam.messaging.events import log_record
-        from octue_beam.service.context import current_question
-
-        records = self._records.get(current_question() or "")
-        if records is None or len(records) >= MAX_LOG_RECORDS:
-            return
-        self._local.busy = True
-        try:
-            records.append(log_record(record)["log_record"])
-        except Exception:  # noqa: BLE001
-            self.handleError(record)
-        finally:
-            self._local.busy = False
-
-    def handle(self, record: logging.LogRecord) -> bool:  # no per-handler lock: appends are thread-safe
-        if self.filter(record):
-            self.emit(record)
-        return True
-
-
-_capture: _LogCapture | None = None
-_capture_lock = threading.Lock()
-
-
-def _log_capture() -> _LogCapture:
-    global _capture
-    with _capture_lock:
-        if _capture is None:
-            _capture = _LogCapture()
-            logging.getLogger().addHandler(_capture)
-        return _capture
 
 
 # --- one question's diagnostics ------------------------------------------------------------------------------------
@@ -133,12 +80,13 @@ class Diagnostics:
         if self.mode == SAVE_DIAGNOSTICS_OFF or not self.cloud_path:
             yield
             return
-        capture = _log_capture()
-        self.logs = capture.start(self.question_uuid)
-        try:
+        self.logs = []
+        with routing_logs(self.question_uuid, self._keep_log_record):
             yield
-        finally:
-            capture.stop(self.question_uuid)
+
+    def _keep_log_record(self, record: logging.LogRecord) -> None:
+        if len(self.logs) < MAX_LOG_RECORDS:
+            self.logs.append(log_record(record)["log_record"])
 
     def wanted(self, crashed: bool) -> bool:
         return self.mode == SAVE_DIAGNOSTICS_ON or (crashed and self.mode == SAVE_DIAGNOSTICS_ON_CRASH)

@@ -15,7 +15,7 @@ from octue_beam.twine import Twine
 
 @dataclasses.dataclass
 class Service:
-    """A loaded, validated service, ready to answer questions (`octue_beam.service.answering.answer`)."""
+    """A loaded, validated service, ready to answer questions (`octue_beam.service.running.answer`)."""
 
     configuration: ServiceConfiguration
     twine: Twine

@@ -4,7 +4,7 @@ import os
 from typing import Any, Callable
 
 from octue_beam.service.analysis import Analysis
-from octue_beam.service.answering import answer
+from octue_beam.service.running import answer
 from octue_beam.service.loading import load_service
 
 

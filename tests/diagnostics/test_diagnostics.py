@@ -11,7 +11,7 @@ import pytest
 
 from octue_beam import Dataset, Manifest, run_locally
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_OFF, SAVE_DIAGNOSTICS_ON
-from octue_beam.service.answering import answer
+from octue_beam.service.running import answer
 from octue_beam.service.loading import load_service
 from octue_beam.storage import client
 from octue_beam.testing import ChildEmulator, emulated_children, load_test_fixture_from_diagnostics

@@ -38,13 +38,13 @@ def test_stages_run_on_the_fn_api_runner(pubsub_emulator):
     messages.append(PubsubMessage(b"not json", attributes))  # broken: rejected
 
     def check_answers(finals):
-        kinds = sorted(final["event"]["kind"] for final in finals)
+        kinds = sorted(final.event["kind"] for final in finals)
         assert kinds == ["exception", "result"], finals
-        assert all(final["attributes"]["recipient"] == PARENT for final in finals)
+        assert all(final.attributes["recipient"] == PARENT for final in finals)
 
     def check_letters(letters):
         assert len(letters) == 1, letters
-        assert "not valid JSON" in letters[0]["reason"]
+        assert "not valid JSON" in letters[0].reason
 
     with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as pipeline:
         checked = pipeline | beam.Create(messages) | CheckQuestions(SRUID, 10_000_000)
@@ -68,8 +68,8 @@ def test_a_service_that_cannot_load_on_a_worker_answers_every_question_with_the_
     data, attributes = octue_question(sruid, PARENT, None)
 
     def check_answers(finals):
-        assert len(finals) == 1 and finals[0]["event"]["kind"] == "exception", finals
-        assert "missing dependency on this worker" in finals[0]["event"]["exception_message"]
+        assert len(finals) == 1 and finals[0].event["kind"] == "exception", finals
+        assert "missing dependency on this worker" in finals[0].event["exception_message"]
 
     with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as pipeline:
         checked = pipeline | beam.Create([PubsubMessage(data, attributes)]) | CheckQuestions(sruid, 10_000_000)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 
-from octue_beam.pipeline.seen import SeenSet
+from octue_beam.answering.seen import SeenSet
 from octue_beam.testing import LocalService
 from tests.support.paths import FIXTURES, REPOSITORY
 

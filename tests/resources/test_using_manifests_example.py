@@ -16,7 +16,7 @@ EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "using
 EXAMPLE = os.path.abspath(EXAMPLE)
 LOCAL_BUCKET = "octue-beam-local"  # the example's octue.yaml output_location bucket
 
-service = pytest.importorskip("octue_beam.service.answering", reason="octue_beam.service is not available yet")
+service = pytest.importorskip("octue_beam.service.running", reason="octue_beam.service is not available yet")
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_example_through_the_cli(local_bucket, storage_emulator):
 
 def test_example_answers_a_remote_signed_url_manifest(local_bucket, test_bucket, monkeypatch):
     """As a question from another service: the input dataset is in the cloud and sent as a signed URL."""
-    from octue_beam.service.answering import answer
+    from octue_beam.service.running import answer
     from octue_beam.service.loading import load_service
 
     cloud_path = f"gs://{test_bucket}/example-inputs/{uuid.uuid4().hex}/raw_met_mast_data"

@@ -7,7 +7,7 @@ import pytest
 
 from octue_beam import run_locally
 from octue_beam.exceptions import RemoteException
-from octue_beam.service.answering import answer
+from octue_beam.service.running import answer
 from octue_beam.service.loading import load_service
 from octue_beam.testing import ChildEmulator, emulated_children
 from tests.support.service_dirs import write_service

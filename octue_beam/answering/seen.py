@@ -33,11 +33,6 @@ class SeenSet:
                 self._seen.popitem(last=False)
             return True
 
-    def discard(self, key: Hashable) -> None:
-        """Forget `key` (e.g. when a question could not be started and may be delivered again)."""
-        with self._lock:
-            self._seen.pop(key, None)
-
     def _expire(self, now: float) -> None:
         while self._seen:
             key, added = next(iter(self._seen.items()))

@@ -1,0 +1,204 @@
+"""The answering core: a parsed question in, its events out through an event sink, whatever the transport.
+
+`Answerer.answer(question)` does everything between a `Question` and its parent: the duplicate check, the delivery
+acknowledgement, heartbeats, forwarding the question's logs (when it asks for them), running the app on an Analysis
+(`octue_beam.service.running.answer`: validation, the app, outputs, diagnostics) and exactly one final `result` or
+`exception`. No error escapes: an invalid input, an app crash, invalid outputs, a failed upload or a service that
+could not be loaded all become `exception` events. `Answerer.reject(rejection)` answers a broken question with an
+`exception` when it says who asked.
+
+The transports are thin adapters over it: the Beam DoFns (`octue_beam.pipeline`), and the push handler and batch
+pipeline to come. Each gives it a `Publisher` (Pub/Sub, or `MemoryPublisher` in unit tests).
+"""
+
+import contextlib
+import logging
+from concurrent import futures
+from typing import Any
+
+from octue_beam import __version__
+from octue_beam.answering.emitting import QuestionEmitter
+from octue_beam.answering.heartbeats import Heartbeats
+from octue_beam.answering.seen import SeenSet
+from octue_beam.answering.values import Answer, Question, Rejection
+from octue_beam.exceptions import InvalidEvent
+from octue_beam.messaging import events
+from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH, response_attributes
+from octue_beam.messaging.parsing import best_effort_question_attributes
+from octue_beam.messaging.publishing import Publisher
+from octue_beam.resources import cache
+from octue_beam.service.context import routing_logs
+from octue_beam.service.loading import Service, load_service
+from octue_beam.service.running import answer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT_INTERVAL = 60.0
+DEFAULT_PUBLISH_TIMEOUT = 60.0
+
+
+class PendingAnswer:
+    """A question whose final event was handed to the sink; `wait()` returns its `Answer` once the sink took it.
+
+    Answering and waiting for the final publish are two steps so that the thread answering a question is free for
+    the next one while the publisher sends (the publisher batches the final events of many questions).
+    """
+
+    def __init__(self, emitter: QuestionEmitter, final: dict, future: futures.Future | None) -> None:
+        self.emitter = emitter
+        self.final = final
+        self.future = future
+
+    @property
+    def question_uuid(self) -> str | None:
+        return self.emitter.question_uuid
+
+    def wait(self) -> Answer:
+        """Wait until the sink accepted the final event; if it failed (e.g. too big for Pub/Sub, or not serialisable),
+        send an `exception` saying so instead. Never raises; returns the final event that was sent."""
+        emitter, final = self.emitter, self.final
+        try:
+            if self.future is None:  # handing the final event to the sink failed: `final` already says why
+                self.future = emitter.finish(final)
+            self.future.result(timeout=emitter.publish_timeout)
+        except Exception as error:  # noqa: BLE001
+            logger.exception("Could not publish the %s of question %s.", final.get("kind"), self.question_uuid)
+            final = events.exception(error)
+            final["exception_message"] = f"The answer could not be sent: {final['exception_message']}"
+            try:
+                emitter.finish(final).result(timeout=emitter.publish_timeout)
+            except Exception:  # noqa: BLE001 - nothing more can be done; the parent will time out
+                logger.exception("Could not publish the exception of question %s either.", self.question_uuid)
+        return Answer(final, emitter.attributes)
+
+
+class Answerer:
+    """Answers the questions of one loaded service (or answers each with the error that stopped it loading)."""
+
+    def __init__(
+        self,
+        service: Service | None,
+        publisher: Publisher,
+        *,
+        load_error: BaseException | None = None,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        publish_timeout: float = DEFAULT_PUBLISH_TIMEOUT,
+        seen: SeenSet | None = None,
+    ) -> None:
+        if service is None and load_error is None:
+            raise ValueError("An Answerer needs a loaded service or the error that stopped it loading.")
+        self.service = service
+        self.load_error = load_error
+        self.publisher = publisher
+        self.heartbeat_interval = heartbeat_interval
+        self.publish_timeout = publish_timeout
+        self.seen = seen if seen is not None else SeenSet()
+        self.heartbeats = Heartbeats()
+
+    @classmethod
+    def load(
+        cls,
+        service_dir: str,
+        publisher: Publisher,
+        *,
+        sruid: str | None = None,
+        revision_tag: str | None = None,
+        secrets_project: str | None = None,
+        **options: Any,
+    ) -> "Answerer":
+        """Load the service in `service_dir` once (app, twine, configuration, credentials from `secrets_project`).
+
+        A service that cannot be loaded, or is not the `sruid` expected, is kept as the error every question is
+        answered with: the transport keeps serving and each parent learns why at once.
+        """
+        try:
+            service = load_service(service_dir, revision_tag=revision_tag, project=secrets_project)
+            if sruid is not None and service.sruid != sruid:
+                raise ValueError(
+                    f"The service in {service_dir!r} here is {service.sruid!r}, but questions are read for {sruid!r}: "
+                    "check --service_dir and --revision_tag."
+                )
+        except Exception as error:  # noqa: BLE001 - every question gets this error as its answer
+            logger.exception("Could not load the service in %r; every question will be answered with this error.", service_dir)
+            return cls(None, publisher, load_error=error, **options)
+        return cls(service, publisher, **options)
+
+    def answer(self, question: Question) -> PendingAnswer | None:
+        """Answer one question, sending its events; None (nothing sent) for a duplicate delivery. Never raises.
+
+        The final event is handed to the sink but not waited for: `PendingAnswer.wait()` does that.
+        """
+        if not self.seen.add(question.key):
+            logger.info("Ignoring a duplicate delivery of question %s (retry %s).", *question.key)
+            return None
+        attributes = question.attributes
+        emitter = QuestionEmitter(
+            self.publisher, response_attributes(attributes, __version__), publish_timeout=self.publish_timeout
+        )
+        try:
+            emitter.send(events.delivery_acknowledgement())
+            self.heartbeats.start(emitter, self.heartbeat_interval)
+            try:
+                final = self._run(question, emitter)
+            finally:
+                self.heartbeats.stop(question.question_uuid)
+            return PendingAnswer(emitter, final, emitter.finish(final))
+        except BaseException as error:  # noqa: BLE001 - e.g. the result could not be serialised
+            return PendingAnswer(emitter, events.exception(error), None)
+
+    def _run(self, question: Question, emitter: QuestionEmitter) -> dict:
+        """The final event of the question: its result, or the exception that ended it."""
+        attributes, event = question.attributes, question.event
+        question_uuid = question.question_uuid
+
+        def forward_log(record: logging.LogRecord) -> None:
+            emitter.send(events.log_record(record))
+
+        try:
+            if self.service is None:
+                raise self.load_error
+            # Temporary local copies (downloaded inputs, output datasets) are deleted when the question ends. `answer`
+            # runs the app in the question's context, so its logs and its children's monitor messages reach the parent.
+            with cache.scope(question_uuid):
+                with routing_logs(question_uuid, forward_log) if attributes.get("forward_logs") else contextlib.nullcontext():
+                    analysis = answer(
+                        self.service,
+                        question_uuid=question_uuid,
+                        input_values=event.get("input_values"),
+                        input_manifest=event.get("input_manifest"),
+                        children=event.get("children"),
+                        handle_monitor_message=lambda data: emitter.send(events.monitor_message(data)),
+                        parent_question_uuid=attributes.get("parent_question_uuid"),
+                        originator_question_uuid=attributes.get("originator_question_uuid"),
+                        originator=attributes.get("originator"),
+                        retry_count=attributes.get("retry_count", 0),
+                        save_diagnostics=attributes.get("save_diagnostics") or SAVE_DIAGNOSTICS_ON_CRASH,
+                    )
+                return analysis.result_event()
+        except BaseException as error:  # noqa: BLE001 - app errors (even SystemExit) become exception events
+            logger.warning("Question %s failed: %s: %s", question_uuid, type(error).__name__, error)
+            return events.exception(error)
+
+    def reject(self, rejection: Rejection) -> bool:
+        """Send an `exception` answer to the sender of a broken question if it says who asked; whether one was sent."""
+        question = best_effort_question_attributes(rejection.attributes)
+        if question is None:
+            logger.warning(
+                "Rejected a message for this service that does not say who asked (message %s): %s",
+                rejection.message_id,
+                rejection.reason,
+            )
+            return False
+        logger.warning("Rejected question %s from %s: %s", question["question_uuid"], question["sender"], rejection.reason)
+        error = InvalidEvent(f"The question was rejected by {question['recipient']}: {rejection.reason}")
+        try:
+            self.publisher.publish(events.exception(error), response_attributes(question, __version__), wait=True)
+            return True
+        except Exception:  # noqa: BLE001 - nothing stops the service
+            logger.exception("Could not send the rejection of question %s.", question["question_uuid"])
+            return False
+
+    def close(self) -> None:
+        """Stop the heartbeat clock. The publisher belongs to whoever gave it."""
+        self.heartbeats.close()
+
