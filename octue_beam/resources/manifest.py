@@ -8,7 +8,7 @@ import datetime
 import logging
 import os
 import threading
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from octue_beam import serialisation
 from octue_beam.exceptions import InvalidInputException, InvalidManifestType
@@ -230,8 +230,3 @@ class Manifest:
 
     def __repr__(self) -> str:
         return f"<Manifest({self.id}: {sorted(self.datasets)})>"
-
-
-def prepare_output_manifest(keys: Iterable[str]) -> Manifest:
-    """A new manifest with one empty local dataset per key (see `Manifest.prepare`)."""
-    return Manifest.prepare(list(keys))

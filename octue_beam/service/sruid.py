@@ -40,12 +40,6 @@ def validate_sruid(sruid: str) -> str:
     return sruid
 
 
-def validate_service_id(service_id: str) -> str:
-    """Return `service_id` if it is a valid service ID (revision tag optional)."""
-    split_service_id(service_id)
-    return service_id
-
-
 def validate_name(value: str, what: str) -> str:
     """Check a namespace or name part."""
     if not isinstance(value, str) or not _NAME.match(value):

@@ -7,7 +7,7 @@ compiled once per twine.
 
 import logging
 import os
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema.exceptions
 
@@ -297,7 +297,3 @@ class Twine:
 
     def __repr__(self) -> str:
         return f"<Twine strands={sorted(self._available_strands)}>"
-
-
-def strand_names(strands: Iterable[str]) -> list[str]:
-    return [strand for strand in strands if strand in ALL_STRANDS]
