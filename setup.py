@@ -14,9 +14,11 @@ setup(
     packages=find_packages(include=["octue_beam", "octue_beam.*"]),
     include_package_data=True,
     package_data={"octue_beam": ["schemas/*.json"]},
-    install_requires=[line for line in (HERE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")],
+    install_requires=[
+        line for line in (HERE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")
+    ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
     },
     entry_points={
         "console_scripts": ["octue-beam = octue_beam.cli:main"],
