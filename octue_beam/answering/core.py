@@ -63,13 +63,19 @@ class PendingAnswer:
             self.future.result(timeout=emitter.publish_timeout)
         except Exception as error:  # noqa: BLE001
             logger.exception("Could not publish the %s of question %s.", final.get("kind"), self.question_uuid)
-            final = events.exception(error)
-            final["exception_message"] = f"The answer could not be sent: {final['exception_message']}"
+            final = _not_sent(error)
             try:
                 emitter.finish(final).result(timeout=emitter.publish_timeout)
             except Exception:  # noqa: BLE001 - nothing more can be done; the parent will time out
                 logger.exception("Could not publish the exception of question %s either.", self.question_uuid)
         return Answer(final, emitter.attributes)
+
+
+def _not_sent(error: BaseException) -> dict:
+    """The `exception` that replaces a final event the sink refused."""
+    final = events.exception(error)
+    final["exception_message"] = f"The answer could not be sent: {final['exception_message']}"
+    return final
 
 
 class Answerer:
@@ -143,8 +149,9 @@ class Answerer:
             finally:
                 self.heartbeats.stop(question.question_uuid)
             return PendingAnswer(emitter, final, emitter.finish(final))
-        except BaseException as error:  # noqa: BLE001 - e.g. the result could not be serialised
-            return PendingAnswer(emitter, events.exception(error), None)
+        except BaseException as error:  # noqa: BLE001 - the sink refused the final event (e.g. not serialisable)
+            logger.exception("Could not publish the answer of question %s.", question.question_uuid)
+            return PendingAnswer(emitter, _not_sent(error), None)
 
     def _run(self, question: Question, emitter: QuestionEmitter) -> dict:
         """The final event of the question: its result, or the exception that ended it."""
