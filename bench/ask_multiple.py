@@ -266,7 +266,7 @@ class Phase:
         return CpuMeter(process.pid, self.emulator._process.pid)
 
     def __exit__(self, *exc_info: object) -> None:
-        from octue_beam.asking.answers import close_listeners
+        from octue_beam.asking.session import close_listeners
 
         for process in self.processes:
             stop(process)

@@ -5,7 +5,8 @@ Octue creates and deletes a subscription for every question; here an `AnswerList
 and CHILD as sender type, reads it with one streaming pull, and hands each waiting question its events by
 `question_uuid`. Events are checked client-side too (the emulator does not apply filters): anything not for a
 question waiting here is acked and ignored. The subscription is deleted by `close()`, at interpreter exit, and
-Pub/Sub expires it after a day without readers if the process was killed.
+Pub/Sub expires it after a day without readers if the process was killed. The process's listeners are held by its
+`AskingSession` (`octue_beam.asking.session`).
 """
 
 import atexit
@@ -15,11 +16,14 @@ import queue
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
+
+from google.cloud import pubsub_v1
 
 from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging import pubsub
 from octue_beam.messaging.attributes import CHILD
+from octue_beam.messaging.clients import new_client, resolve_emulator_host
 from octue_beam.messaging.parsing import decode_event, decode_message_attributes, is_addressed_to, validate_event
 
 logger = logging.getLogger(__name__)
@@ -35,9 +39,21 @@ class ListenerFailed:
 
 
 class AnswerListener:
-    """One answer subscription and streaming pull, dispatching events to waiting questions by question UUID."""
+    """One answer subscription and streaming pull, dispatching events to waiting questions by question UUID.
 
-    def __init__(self, project: str, parent_sruid: str, topic_name: str | None = None) -> None:
+    `emulator_host` is the Pub/Sub emulator to listen on (None: `PUBSUB_EMULATOR_HOST` now; "": the real Pub/Sub);
+    `on_close(listener)` is called once it is closed (its session forgets it).
+    """
+
+    def __init__(
+        self,
+        project: str,
+        parent_sruid: str,
+        topic_name: str | None = None,
+        *,
+        emulator_host: str | None = None,
+        on_close: Callable[["AnswerListener"], None] | None = None,
+    ) -> None:
         self.project = project
         self.parent_sruid = parent_sruid
         self.topic_name = topic_name
@@ -48,7 +64,8 @@ class AnswerListener:
         self._future: Any = None
         self._closed = False
         self.failure: BaseException | None = None
-        self.emulator_host = os.environ.get("PUBSUB_EMULATOR_HOST", "")
+        self.emulator_host = resolve_emulator_host(emulator_host)
+        self._on_close = on_close
         self.pid = os.getpid()  # a forked child must neither use nor delete its parent's subscription
 
     @property
@@ -57,8 +74,6 @@ class AnswerListener:
 
     def start(self) -> "AnswerListener":
         """Create the subscription and start the streaming pull (idempotent)."""
-        from google.cloud import pubsub_v1
-
         with self._lock:
             if self._future is not None:
                 return self
@@ -69,10 +84,11 @@ class AnswerListener:
                 filter=pubsub.answer_subscription_filter(self.parent_sruid),
                 expiration_ttl_seconds=SUBSCRIPTION_TTL_SECONDS,
                 message_retention_seconds=600,
-                create_topic=_emulated(),
+                create_topic=bool(self.emulator_host),
+                emulator_host=self.emulator_host,
             )
             atexit.register(self.close)
-            self._client = pubsub_v1.SubscriberClient()
+            self._client = new_client(pubsub_v1.SubscriberClient, self.emulator_host)
             self._future = self._client.subscribe(
                 self.subscription_path,
                 callback=self._on_message,
@@ -95,12 +111,9 @@ class AnswerListener:
             return events
 
     def unregister(self, question_uuid: str) -> None:
+        """Stop handing over the question's events (they are acked and ignored from now on)."""
         with self._lock:
             self._queues.pop(question_uuid, None)
-
-    def is_registered(self, question_uuid: str) -> bool:
-        with self._lock:
-            return question_uuid in self._queues
 
     def _on_message(self, message: Any) -> None:
         # Acknowledged only once handed over: the client delivers the next message of an ordering key (a question's
@@ -183,56 +196,5 @@ class AnswerListener:
             atexit.unregister(self.close)
         except Exception:  # noqa: BLE001
             pass
-        _forget(self)
-
-
-def _emulated() -> bool:
-    return bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
-
-
-_listeners: dict[tuple[str, str, str, str, int], AnswerListener] = {}
-_listeners_lock = threading.Lock()
-
-
-def get_listener(project: str, parent_sruid: str, topic_name: str | None = None) -> AnswerListener:
-    """The process's started listener for (project, parent SRUID, topic), created on first use."""
-    key = (
-        project,
-        parent_sruid,
-        pubsub.topic_path(project, topic_name),
-        os.environ.get("PUBSUB_EMULATOR_HOST", ""),
-        os.getpid(),
-    )
-    with _listeners_lock:
-        listener = _listeners.get(key)
-        if listener is None:
-            listener = AnswerListener(project, parent_sruid, topic_name)
-            listener._key = key
-            _listeners[key] = listener
-    return listener.start()
-
-
-def _forget(listener: AnswerListener) -> None:
-    with _listeners_lock:
-        key = getattr(listener, "_key", None)
-        if key is not None and _listeners.get(key) is listener:
-            del _listeners[key]
-
-
-def close_listeners(emulator_host: str | None = None) -> None:
-    """Close every listener of this process (deleting their subscriptions), or those using `emulator_host`."""
-    with _listeners_lock:
-        listeners = list(_listeners.values())
-    for listener in listeners:
-        if emulator_host is None or listener.emulator_host == emulator_host:
-            listener.close()
-
-
-def _register_with_emulators() -> None:
-    """Close listeners reading from a local Pub/Sub emulator before it stops (avoids dead streaming pulls)."""
-    from octue_beam.emulators.pubsub import call_before_stop
-
-    call_before_stop(close_listeners)
-
-
-_register_with_emulators()
+        if self._on_close is not None:
+            self._on_close(self)

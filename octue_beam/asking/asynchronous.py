@@ -1,49 +1,21 @@
 """Asynchronous questions: sent at once, answered later.
 
 `ask(..., asynchronous=True)` registers the question with the process's answer listener, which keeps buffering
-its events; `get_answer` and `get_events` read them later, in the calling thread (logs are re-emitted and monitor
-messages handled when they are read). This works in the asking process while it lives; across processes, read a
+its events, and has the process's `AskingSession` track it; `get_answer` and `get_events` read them later, in the
+calling thread (logs are re-emitted and monitor messages handled when they are read). This works in the asking process while it lives; across processes, read a
 question's events from the event store instead. Questions never read keep their events in memory until
 `forget(question_uuid)` (or `get_answer`, which forgets the question once it finished).
 """
 
 import math
-import queue
-import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from octue_beam.asking.answers import AnswerListener
-from octue_beam.asking.questions import Question
-from octue_beam.asking.waiting import Waiter
+from octue_beam.asking.session import TrackedQuestion, default_session
 
 
-@dataclass
-class _Tracked:
-    question: Question
-    waiter: Waiter
-    listener: AnswerListener
-    lock: threading.Lock
-
-
-_tracked: dict[str, _Tracked] = {}
-_tracked_lock = threading.Lock()
-
-
-def track(question: Question, events_queue: queue.Queue, listener: AnswerListener) -> None:
-    """Keep an asynchronous question's events for `get_answer` / `get_events` (called by `ask`)."""
-    from octue_beam.asking.asking import resend
-
-    waiter = Waiter(events_queue, resend)
-    waiter.add(question)
-    with _tracked_lock:
-        _tracked[question.question_uuid] = _Tracked(question, waiter, listener, threading.Lock())
-
-
-def _get(question_uuid: str) -> _Tracked:
-    with _tracked_lock:
-        tracked = _tracked.get(question_uuid)
+def _get(question_uuid: str) -> TrackedQuestion:
+    tracked = default_session().tracked(question_uuid)
     if tracked is None:
         raise KeyError(
             f"Question {question_uuid} was not asked asynchronously in this process, or was forgotten; read its "
@@ -87,7 +59,6 @@ def get_answer(question_uuid: str, timeout: float | None = None) -> Any:
 
 def forget(question_uuid: str) -> None:
     """Stop buffering the events of an asynchronous question. Idempotent."""
-    with _tracked_lock:
-        tracked = _tracked.pop(question_uuid, None)
+    tracked = default_session().forget(question_uuid)
     if tracked is not None:
         tracked.listener.unregister(question_uuid)

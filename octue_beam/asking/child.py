@@ -2,8 +2,9 @@
 
 from typing import Any, Sequence
 
-from octue_beam.asking.asking import ask
+from octue_beam.asking.asking import ask_with_options
 from octue_beam.asking.multiple import ask_multiple
+from octue_beam.asking.questions import AskOptions
 
 
 class Child:
@@ -58,7 +59,7 @@ class Child:
         user_record = options.pop("record_events", None)
         if isinstance(user_record, list):
             events = Tee(events, user_record)
-        return ask(self.id, input_values=input_values, input_manifest=input_manifest, record_events=events, **options)
+        return ask_with_options(self.id, input_values, input_manifest, AskOptions(record_events=events, **options))
 
     def ask_multiple(
         self,

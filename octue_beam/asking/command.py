@@ -68,7 +68,7 @@ def add_ask_parser(subparsers: Any) -> None:
 def handle_ask(args: argparse.Namespace) -> int:
     from octue_beam import serialisation
     from octue_beam.asking import ask
-    from octue_beam.asking.answers import close_listeners
+    from octue_beam.asking.session import close_listeners
     from octue_beam.cli import CommandError, _load_json_argument
     from octue_beam.exceptions import QuestionTimeout
 

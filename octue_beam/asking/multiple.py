@@ -4,8 +4,10 @@ import logging
 import queue
 from typing import Any, Iterable, Sequence
 
-from octue_beam.asking.asking import prepare_question, register, resend, send_questions, unregister
-from octue_beam.asking.questions import Question
+from octue_beam.asking.preparing import build_question
+from octue_beam.asking.questions import AskOptions, Question
+from octue_beam.asking.sending import register, resender, send_questions, unregister
+from octue_beam.asking.session import AskingSession, default_session
 from octue_beam.asking.waiting import Waiter
 
 logger = logging.getLogger(__name__)
@@ -44,9 +46,12 @@ def ask_multiple(
             raise ValueError(f"Question {index} is asynchronous; ask_multiple waits for answers (use ask instead).")
         if "service_id" not in options:
             raise TypeError(f"Question {index} has no service_id.")
+        service_id = options.pop("service_id")
+        input_values = options.pop("input_values", None)
+        input_manifest = options.pop("input_manifest", None)
         for name in _RETRY_OPTIONS:
             options.setdefault(name, defaults[name])
-        prepared.append(prepare_question(**options, _resolved=resolved))
+        prepared.append(build_question(service_id, input_values, input_manifest, AskOptions(**options), resolved))
     uuids = [question.question_uuid for question in prepared]
     if len(set(uuids)) != len(uuids):
         raise ValueError("Two of the questions have the same question_uuid.")
@@ -54,12 +59,12 @@ def ask_multiple(
         return []
     window = len(prepared) if max_workers is None else max(1, int(max_workers))
     logger.info("Asking %d questions (%d at a time).", len(prepared), window)
-    return _ask_all(prepared, window)
+    return _ask_all(prepared, window, default_session())
 
 
-def _ask_all(questions: list[Question], window: int) -> list[tuple[Any, str]]:
+def _ask_all(questions: list[Question], window: int, session: AskingSession) -> list[tuple[Any, str]]:
     events_queue: queue.Queue = queue.Queue()
-    waiter = Waiter(events_queue, resend)
+    waiter = Waiter(events_queue, resender(session))
     listeners: dict = {}
     started = 0
     answered = 0
@@ -67,9 +72,9 @@ def _ask_all(questions: list[Question], window: int) -> list[tuple[Any, str]]:
         while answered < len(questions):
             if started < len(questions) and len(waiter.pending) < window:
                 batch = questions[started : started + window - len(waiter.pending)]
-                listeners.update(register(batch, events_queue))
+                listeners.update(register(batch, events_queue, session))
                 # The first batch is sent and checked before waiting; later ones are sent without blocking the wait.
-                send_questions(batch, events_queue if started else None)
+                send_questions(batch, session, events_queue if started else None)
                 waiter.add_all(batch)
                 started += len(batch)
             for question in waiter.wait(return_on_finish=True):

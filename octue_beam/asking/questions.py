@@ -15,14 +15,20 @@ import dataclasses
 import logging
 import math
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from octue_beam import serialisation
 from octue_beam.asking.logs import emit_log_record
 from octue_beam.asking.remote_errors import remote_exception
 from octue_beam.exceptions import QuestionTimeout
+from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH
+from octue_beam.resources import Manifest
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 86400
+DEFAULT_MAXIMUM_HEARTBEAT_INTERVAL = 360
+DEFAULT_DELIVERY_ACKNOWLEDGEMENT_TIMEOUT = 3600
 
 
 @dataclasses.dataclass
@@ -45,9 +51,55 @@ class RetryPolicy:
                 raise TypeError(f"prevent_retries_when must hold exception types, not {cls!r}.")
 
 
+@dataclasses.dataclass(frozen=True)
+class AskOptions:
+    """The keyword options of `octue_beam.ask` (see its docstring for each), as one value.
+
+    `ask`, `prepare_question`, `Child.ask` and `ask_multiple` keep their keyword arguments (their signatures are the
+    public API) and turn them into one `AskOptions` at once; everything below them takes this value.
+    """
+
+    children: list[dict] | None = None
+    timeout: float | None = DEFAULT_TIMEOUT
+    maximum_heartbeat_interval: float | None = DEFAULT_MAXIMUM_HEARTBEAT_INTERVAL
+    delivery_acknowledgement_timeout: float | None = DEFAULT_DELIVERY_ACKNOWLEDGEMENT_TIMEOUT
+    asynchronous: bool = False
+    question_uuid: str | None = None
+    handle_monitor_message: Callable[[Any], None] | None = None
+    subscribe_to_logs: bool = True
+    save_diagnostics: str = SAVE_DIAGNOSTICS_ON_CRASH
+    max_retries: int = 0
+    prevent_retries_when: Sequence[type[BaseException]] | None = None
+    raise_errors: bool = True
+    log_errors: bool = True
+    retry_count: int = 0
+    parent_sruid: str | None = None
+    parent_question_uuid: str | None = None
+    originator_question_uuid: str | None = None
+    originator: str | None = None
+    project: str | None = None
+    service_registries: list[dict] | None = None
+    record_events: list | None = None
+    allow_local_files: bool = False
+    use_signed_urls: bool = False
+    cpus: int | None = None
+    memory: str | None = None
+    ephemeral_storage: str | None = None
+    topic_name: str | None = None
+
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any]) -> "AskOptions":
+        """The options found among `arguments` (a function's `locals()`); other names are left out."""
+        return cls(**{field.name: arguments[field.name] for field in dataclasses.fields(cls) if field.name in arguments})
+
+    def retry_policy(self) -> "RetryPolicy":
+        return RetryPolicy(self.max_retries, tuple(self.prevent_retries_when or ()), self.raise_errors, self.log_errors)
+
+
 @dataclasses.dataclass(eq=False)
 class Question:
-    """One question (all its attempts). `attributes` are the typed wire attributes of the current attempt."""
+    """One question (all its attempts). `attributes` are the typed wire attributes of the current attempt;
+    `emulator_host` is the Pub/Sub emulator it is asked on ("" for the real Pub/Sub)."""
 
     service_id: str
     project: str
@@ -55,9 +107,10 @@ class Question:
     parent_sruid: str
     event: dict
     attributes: dict
-    timeout: float = 86400
-    maximum_heartbeat_interval: float = 360
-    delivery_acknowledgement_timeout: float = 3600
+    timeout: float | None = DEFAULT_TIMEOUT
+    maximum_heartbeat_interval: float | None = DEFAULT_MAXIMUM_HEARTBEAT_INTERVAL
+    delivery_acknowledgement_timeout: float | None = DEFAULT_DELIVERY_ACKNOWLEDGEMENT_TIMEOUT
+    emulator_host: str = ""
     handle_monitor_message: Callable[[Any], None] | None = None
     record_events: list | None = None
     policy: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
@@ -208,13 +261,6 @@ def _answer(data: bytes) -> dict[str, Any]:
     result = serialisation.loads(data)
     manifest = result.get("output_manifest")
     if manifest is not None:
-        manifest = _deserialise_manifest(serialisation.loads(data, decode_types=False).get("output_manifest"))
+        primitive = serialisation.loads(data, decode_types=False).get("output_manifest")
+        manifest = None if primitive is None else Manifest.deserialise(primitive)
     return {"output_values": result.get("output_values"), "output_manifest": manifest}
-
-
-def _deserialise_manifest(primitive: Any) -> Any:
-    if primitive is None:
-        return None
-    from octue_beam.resources import Manifest
-
-    return Manifest.deserialise(primitive)

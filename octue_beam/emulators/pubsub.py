@@ -29,15 +29,6 @@ INSTALL_HINT = (
 )
 
 
-_before_stop_callbacks: list[Callable[[str], None]] = []
-
-
-def call_before_stop(callback: Callable[[str], None]) -> None:
-    """Have `callback(host_port)` called before any emulator stops (e.g. to close streaming pulls cleanly)."""
-    if callback not in _before_stop_callbacks:
-        _before_stop_callbacks.append(callback)
-
-
 def free_port(host: str = "localhost") -> int:
     """A TCP port that was free a moment ago (bind to port 0 and ask which port the OS chose)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -72,12 +63,23 @@ class PubSubEmulator:
 
     >>> with PubSubEmulator() as emulator:
     ...     print(emulator.host_port)  # PUBSUB_EMULATOR_HOST is set meanwhile
+
+    `before_stop(host_port)` is called before the emulator stops, e.g. to close the streaming pulls reading from it
+    (`octue_beam.asking.session.close_listeners`) so that none is left on a stopped emulator.
     """
 
-    def __init__(self, host: str = "localhost", port: int = 0, *, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 0,
+        *,
+        start_timeout: float = 60.0,
+        before_stop: Callable[[str], None] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.start_timeout = start_timeout
+        self.before_stop = before_stop
         self._process: subprocess.Popen | None = None
         self._data_dir: str | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=60)
@@ -204,12 +206,11 @@ class PubSubEmulator:
 
     def stop(self) -> None:
         """Stop the emulator and every process it started, restore the environment, remove its data. Idempotent."""
-        if self._process is not None:
-            for callback in list(_before_stop_callbacks):
-                try:
-                    callback(self.host_port)
-                except Exception:  # noqa: BLE001 - stopping must go on
-                    pass
+        if self._process is not None and self.before_stop is not None:
+            try:
+                self.before_stop(self.host_port)
+            except Exception:  # noqa: BLE001 - stopping must go on
+                pass
         with self._lock:
             process, self._process = self._process, None
             if process is not None:

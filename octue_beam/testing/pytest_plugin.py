@@ -22,12 +22,14 @@ TEST_BUCKET = "octue-beam-test-bucket"
 
 @pytest.fixture(scope="session")
 def pubsub_emulator():
-    """One Pub/Sub emulator for the whole run; sets PUBSUB_EMULATOR_HOST and GOOGLE_CLOUD_PROJECT meanwhile."""
+    """One Pub/Sub emulator for the whole run; sets PUBSUB_EMULATOR_HOST and GOOGLE_CLOUD_PROJECT meanwhile. The
+    answer listeners reading from it are closed before it stops."""
+    from octue_beam.asking.session import close_listeners
     from octue_beam.emulators.pubsub import PubSubEmulator
 
     saved_project = os.environ.get("GOOGLE_CLOUD_PROJECT")
     os.environ["GOOGLE_CLOUD_PROJECT"] = TEST_PROJECT
-    emulator = PubSubEmulator()
+    emulator = PubSubEmulator(before_stop=close_listeners)
     emulator.start()
     try:
         yield emulator

@@ -7,6 +7,7 @@ from typing import Any, Callable
 from octue_beam.messaging import pubsub
 from octue_beam.messaging.attributes import response_attributes
 from octue_beam.messaging.parsing import is_addressed_to, parse_message
+from octue_beam.messaging.publishing import OrderedBatchPublisher
 
 Send = Callable[..., Any]
 
@@ -23,7 +24,7 @@ class Responder:
         self.sruid = sruid or f"test-org/responder-{uuid.uuid4().hex[:10]}:1.0.0"
         self.subscription = pubsub.service_subscription_name(self.sruid)
         self.questions: list[tuple[dict, dict]] = []
-        self.publisher = pubsub.EventPublisher(project)
+        self.publisher = OrderedBatchPublisher(project)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -40,6 +41,7 @@ class Responder:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.publisher.close()
         pubsub.delete_subscription(self.project, self.subscription)
 
     def _pull(self) -> None:

@@ -11,10 +11,10 @@ import pytest
 
 import octue_beam
 from octue_beam import exceptions
-from octue_beam.asking import ask
-from octue_beam.asking.answers import get_listener
-from octue_beam.asking.asking import default_parent_sruid
+from octue_beam.asking import ask, default_parent_sruid
+from octue_beam.asking.session import default_session
 from octue_beam.messaging import events, pubsub
+from octue_beam.messaging.publishing import OrderedBatchPublisher
 from tests.asking.responder import Responder
 
 PROJECT = "octue-beam-test"
@@ -114,9 +114,10 @@ def test_events_for_other_questions_or_recipients_and_invalid_events_are_ignored
         send(events.result(output_values="other question"), question_uuid=str(uuid.uuid4()))
         send(events.result(output_values="other parent"), recipient="test-org/someone-else:1.0.0")
         send(events.result(output_values="from a parent"), sender_type="PARENT")
-        raw = pubsub.EventPublisher(PROJECT)
+        raw = OrderedBatchPublisher(PROJECT)
         wire = {"question_uuid": attributes["question_uuid"], "recipient": attributes["sender"], "sender_type": "CHILD"}
         raw.publish_raw(b"not json", wire, ordering_key=attributes["question_uuid"], wait=True)
+        raw.close()
         send(events.result(output_values="the answer"))
 
     recorded = []
@@ -143,7 +144,7 @@ def test_several_questions_in_flight_share_one_subscription():
             errors.append(error)
 
     with Responder(PROJECT, slow_double) as child:
-        listener = get_listener(PROJECT, default_parent_sruid())
+        listener = default_session().listener(PROJECT, default_parent_sruid())
         threads = [threading.Thread(target=ask_one, args=(n, child.sruid)) for n in range(5)]
         for thread in threads:
             thread.start()
@@ -151,7 +152,7 @@ def test_several_questions_in_flight_share_one_subscription():
             thread.join(timeout=90)
     assert not errors
     assert results == {n: n * 2 for n in range(5)}
-    assert get_listener(PROJECT, default_parent_sruid()) is listener
+    assert default_session().listener(PROJECT, default_parent_sruid()) is listener
     assert pubsub.subscription_exists(PROJECT, listener.subscription_name)
 
 
@@ -193,11 +194,11 @@ def test_answer_subscription_is_deleted_when_the_asking_process_exits(pubsub_emu
         """
         import sys
         from octue_beam import ask
-        from octue_beam.asking.answers import get_listener
-        from octue_beam.asking.asking import default_parent_sruid
+        from octue_beam.asking import default_parent_sruid
+        from octue_beam.asking.session import default_session
         from octue_beam.exceptions import QuestionTimeout
 
-        listener = get_listener("octue-beam-test", default_parent_sruid())
+        listener = default_session().listener("octue-beam-test", default_parent_sruid())
         print(listener.subscription_name, flush=True)
         try:
             ask("test-org/nobody-home:1.0.0", {"n": 1}, timeout=1, project="octue-beam-test")

@@ -7,6 +7,7 @@ from octue_beam.messaging import attributes as wire_attributes
 from octue_beam.messaging import events
 from octue_beam.messaging import pubsub
 from octue_beam.messaging.parsing import parse_message
+from octue_beam.messaging.publishing import OrderedBatchPublisher
 
 
 @pytest.fixture
@@ -79,13 +80,13 @@ def test_topics_and_subscriptions_are_idempotent(project, topic_name):
     assert not pubsub.topic_exists(project, topic_name)
 
 
-def test_event_publisher_publishes_valid_ordered_events(project, topic_name):
+def test_ordered_batch_publisher_publishes_valid_ordered_events(project, topic_name):
     pubsub.ensure_subscription(project, topic_name + "-all", topic_name)
     question = wire_attributes.question_attributes(
         sender="local/local-test:local", recipient="my-org/my-svc:1.2.0", sender_sdk_version="0.1.0"
     )
     response = wire_attributes.response_attributes(question, "0.1.0")
-    publisher = pubsub.EventPublisher(project, topic_name)
+    publisher = OrderedBatchPublisher(project, topic_name)
     sent = [events.delivery_acknowledgement(), events.heartbeat(), events.monitor_message({"n": 1}),
             events.result(output_values={"labels": {"a"}})]
     for event in sent[:-1]:
@@ -108,7 +109,7 @@ def test_event_publisher_publishes_valid_ordered_events(project, topic_name):
 
 def test_publish_raw_sends_bytes_and_attributes_as_given(project, topic_name):
     pubsub.ensure_subscription(project, topic_name + "-raw", topic_name)
-    publisher = pubsub.EventPublisher(project, topic_name)
+    publisher = OrderedBatchPublisher(project, topic_name)
     publisher.publish_raw(b"not json", {"recipient": "x"}, wait=True)
     [message] = _pull(project, topic_name + "-raw", 1)
     assert message.data == b"not json"

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from octue_beam.messaging.parsing import parse_message
-from octue_beam.messaging.pubsub import EventPublisher
+from octue_beam.messaging.publishing import OrderedBatchPublisher
 from octue_beam.testing import LocalService
 from tests.support.paths import FIXTURES, REPOSITORY
 from tests.support.wire import Listener, octue_question
@@ -80,7 +80,7 @@ def wire(service):
     """(listener of answers to PARENT, publisher) on the service's topic."""
     project = os.environ["GOOGLE_CLOUD_PROJECT"]
     listener = Listener(project, PARENT, service.topic_name)
-    publisher = EventPublisher(project, service.topic_name)
+    publisher = OrderedBatchPublisher(project, service.topic_name)
     try:
         yield listener, publisher
     finally:
