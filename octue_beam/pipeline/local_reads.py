@@ -11,6 +11,8 @@ messages when it pulls them (at-most-once locally, as before); Dataflow is not a
 import logging
 import threading
 
+from apache_beam.runners.direct import transform_evaluator
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -34,10 +36,6 @@ class _SizedPulls:
 def set_local_pull_size(size: int) -> bool:
     """Make the local runner's Pub/Sub reads pull up to `size` messages (process-wide); False if not possible."""
     global _pull_size, _installed
-    try:
-        from apache_beam.runners.direct import transform_evaluator
-    except ImportError:
-        return False
     evaluator = getattr(transform_evaluator, "_PubSubReadEvaluator", None)
     original = getattr(evaluator, "_get_subscriber_client", None)
     if original is None:

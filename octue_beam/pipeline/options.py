@@ -4,6 +4,7 @@ Every option a Flex Template passes as a parameter must be a declared pipeline o
 here (Beam's own options, like `--runner`, `--project` and `--streaming`, pass through unchanged).
 """
 
+import argparse
 import os
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -125,8 +126,6 @@ def template_parameters() -> list[dict]:
 
     Each is a declared pipeline option, so the launch file accepts it as `--<name>=<value>`.
     """
-    import argparse
-
     parser = argparse.ArgumentParser(add_help=False)
     ServiceOptions._add_argparse_args(parser)
     parameters = []
