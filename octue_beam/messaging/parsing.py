@@ -15,6 +15,9 @@ import json
 import re
 from typing import Any, Mapping
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging.attributes import (
     COMMON_ATTRIBUTES,
@@ -24,6 +27,7 @@ from octue_beam.messaging.attributes import (
     decode_attributes,
 )
 from octue_beam.messaging.events import KINDS
+from octue_beam.schemas import load_schema
 
 MAX_MESSAGE_BYTES = 10_000_000  # Pub/Sub's limit on a message's size
 SCHEMA_NAME = "service_communication"
@@ -37,10 +41,6 @@ _MAX_ATTRIBUTE_LENGTH = 1024  # Pub/Sub's limit on attribute values
 @functools.cache
 def validator() -> Any:
     """The compiled validator of the service communication schema (one per process)."""
-    from jsonschema import Draft202012Validator
-
-    from octue_beam.schemas import load_schema
-
     schema = load_schema(SCHEMA_NAME)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
@@ -80,8 +80,6 @@ def decode_event(data: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> di
 
 def validate_event(event: Mapping[str, Any], attributes: Mapping[str, Any]) -> None:
     """Check an event and its typed attributes against the wire schema; raise InvalidEvent with the JSON path."""
-    from jsonschema.exceptions import best_match
-
     errors = list(validator().iter_errors({"event": event, "attributes": attributes}))
     if not errors:
         return
