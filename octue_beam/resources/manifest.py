@@ -8,13 +8,14 @@ import datetime
 import logging
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from octue_beam import serialisation
 from octue_beam.exceptions import InvalidInputException, InvalidManifestType
 from octue_beam.resources import cache
-from octue_beam.resources.dataset import Dataset
 from octue_beam.resources.datafile import check_id
+from octue_beam.resources.dataset import Dataset
 from octue_beam.resources.hashing import hash_strings
 from octue_beam.resources.security import check_remote_manifest, check_remote_primitive
 from octue_beam.resources.transfers import run_in_threads
@@ -46,7 +47,8 @@ class Manifest:
     """Named datasets. `Manifest(datasets=None, ignore_stored_metadata=False, id=None, name=None)` as in Octue;
     `datasets` maps keys to Datasets, dataset paths (local, `gs://`, signed URL) or serialised datasets."""
 
-    def __init__(self, datasets: Any = None, ignore_stored_metadata: bool = False, id: Any = None, name: str | None = None, **kwargs: Any):
+    def __init__(self, datasets: Any = None, ignore_stored_metadata: bool = False, id: Any = None,
+                 name: str | None = None, **kwargs: Any):
         if kwargs:
             logger.debug("Ignoring unknown manifest fields %s.", sorted(kwargs))
         self.id = check_id(id)
@@ -77,11 +79,15 @@ class Manifest:
         if isinstance(dataset, Dataset):
             return key, dataset
         if isinstance(dataset, (str, os.PathLike)):
-            return key, Dataset(path=os.fspath(dataset), recursive=True, ignore_stored_metadata=self._ignore_stored_metadata)
+            return key, Dataset(
+                path=os.fspath(dataset), recursive=True, ignore_stored_metadata=self._ignore_stored_metadata
+            )
         if isinstance(dataset, dict):
             known = {k: dataset[k] for k in ("id", "name", "tags", "labels", "path", "files") if k in dataset}
             return key, Dataset(**known, recursive=True, ignore_stored_metadata=self._ignore_stored_metadata)
-        raise InvalidManifestType(f"Dataset {key!r} must be a Dataset, a path or a serialised dataset; got {dataset!r}.")
+        raise InvalidManifestType(
+            f"Dataset {key!r} must be a Dataset, a path or a serialised dataset; got {dataset!r}."
+        )
 
     # --- construction from JSON --------------------------------------------------------------------------
 
@@ -133,7 +139,12 @@ class Manifest:
             from octue_beam.storage import client
 
             primitive = client.download_json(cloud_path)
-        return cls(datasets=primitive.get("datasets"), id=primitive.get("id"), name=primitive.get("name"), ignore_stored_metadata=ignore_stored_metadata)
+        return cls(
+            datasets=primitive.get("datasets"),
+            id=primitive.get("id"),
+            name=primitive.get("name"),
+            ignore_stored_metadata=ignore_stored_metadata,
+        )
 
     def to_cloud(self, cloud_path: str) -> str:
         """Store the serialised manifest in Cloud Storage; returns the path."""
@@ -148,7 +159,9 @@ class Manifest:
         """The dataset with this key (InvalidInputException listing the keys if absent)."""
         dataset = self.datasets.get(key)
         if dataset is None:
-            raise InvalidInputException(f"The manifest has no dataset {key!r}; its datasets are {sorted(self.datasets)}.")
+            raise InvalidInputException(
+                f"The manifest has no dataset {key!r}; its datasets are {sorted(self.datasets)}."
+            )
         return dataset
 
     @_HybridMethod

@@ -13,7 +13,9 @@ REVISION_TAG_PATTERN = r"[A-Za-z0-9_]+(?:[-.]*[A-Za-z0-9_]+)*"
 MAX_REVISION_TAG_LENGTH = 128
 RESERVED_NAMESPACES = ("example",)
 
-_SERVICE_ID = re.compile(rf"^(?P<namespace>{NAME_PATTERN})/(?P<name>{NAME_PATTERN})(?::(?P<revision_tag>{REVISION_TAG_PATTERN}))?$")
+_SERVICE_ID = re.compile(
+    rf"^(?P<namespace>{NAME_PATTERN})/(?P<name>{NAME_PATTERN})(?::(?P<revision_tag>{REVISION_TAG_PATTERN}))?$"
+)
 _NAME = re.compile(rf"^{NAME_PATTERN}$")
 _REVISION_TAG = re.compile(rf"^{REVISION_TAG_PATTERN}$")
 
@@ -23,12 +25,14 @@ def split_service_id(service_id: str, require_revision_tag: bool = False) -> tup
     match = _SERVICE_ID.match(service_id or "")
     if not match:
         raise InvalidServiceID(
-            f"{service_id!r} is not a valid service ID: expected 'namespace/name' or 'namespace/name:revision_tag' where "
-            f"namespace and name are lower-case kebab case ({NAME_PATTERN}) and the tag is Docker-tag-like."
+            f"{service_id!r} is not a valid service ID: expected 'namespace/name' or 'namespace/name:revision_tag' "
+            f"where namespace and name are lower-case kebab case ({NAME_PATTERN}) and the tag is Docker-tag-like."
         )
     namespace, name, revision_tag = match.group("namespace", "name", "revision_tag")
     if revision_tag is not None and len(revision_tag) > MAX_REVISION_TAG_LENGTH:
-        raise InvalidServiceID(f"The revision tag of {service_id!r} is longer than {MAX_REVISION_TAG_LENGTH} characters.")
+        raise InvalidServiceID(
+            f"The revision tag of {service_id!r} is longer than {MAX_REVISION_TAG_LENGTH} characters."
+        )
     if require_revision_tag and revision_tag is None:
         raise InvalidServiceID(f"{service_id!r} has no revision tag; an SRUID must be 'namespace/name:revision_tag'.")
     return namespace, name, revision_tag
@@ -50,7 +54,8 @@ def validate_name(value: str, what: str) -> str:
 def validate_revision_tag(value: str) -> str:
     if not isinstance(value, str) or not _REVISION_TAG.match(value) or len(value) > MAX_REVISION_TAG_LENGTH:
         raise InvalidServiceID(
-            f"The revision tag {value!r} must match {REVISION_TAG_PATTERN} and be at most {MAX_REVISION_TAG_LENGTH} characters."
+            f"The revision tag {value!r} must match {REVISION_TAG_PATTERN} and be at most {MAX_REVISION_TAG_LENGTH} "
+            "characters."
         )
     return value
 

@@ -26,13 +26,13 @@ ALL_STRANDS = (*SCHEMA_STRANDS, *MANIFEST_STRANDS, *CREDENTIAL_STRANDS, *CHILDRE
 
 _INVALID_JSON = {
     "twine": exceptions.InvalidTwineJson,
-    **{strand: exceptions.InvalidValuesJson for strand in SCHEMA_STRANDS + CHILDREN_STRANDS + CREDENTIAL_STRANDS},
-    **{strand: exceptions.InvalidManifestJson for strand in MANIFEST_STRANDS},
+    **dict.fromkeys(SCHEMA_STRANDS + CHILDREN_STRANDS + CREDENTIAL_STRANDS, exceptions.InvalidValuesJson),
+    **dict.fromkeys(MANIFEST_STRANDS, exceptions.InvalidManifestJson),
 }
 _INVALID_CONTENTS = {
-    **{strand: exceptions.InvalidValuesContents for strand in SCHEMA_STRANDS + CHILDREN_STRANDS},
+    **dict.fromkeys(SCHEMA_STRANDS + CHILDREN_STRANDS, exceptions.InvalidValuesContents),
     "monitor_message": exceptions.InvalidMonitorMessage,
-    **{strand: exceptions.InvalidManifestContents for strand in MANIFEST_STRANDS},
+    **dict.fromkeys(MANIFEST_STRANDS, exceptions.InvalidManifestContents),
 }
 
 _meta_validators: dict[str, Any] = {}
@@ -103,7 +103,9 @@ class Twine:
             raw = dict(raw)
         check(_vendored_validator("twine"), raw, f"The twine (from {where})", exceptions.InvalidTwineContents)
         if raw.get("twined_version") is not None:
-            logger.debug("Ignoring twined_version %r: octue_beam validates every twine the same way.", raw["twined_version"])
+            logger.debug(
+                "Ignoring twined_version %r: octue_beam validates every twine the same way.", raw["twined_version"]
+            )
         return raw
 
     @staticmethod
@@ -111,7 +113,9 @@ class Twine:
         try:
             return compile_validator(schema, where)
         except jsonschema.exceptions.SchemaError as error:
-            raise exceptions.InvalidTwineContents(f"The JSON schema in {where} is not a valid schema: {error.message}.") from None
+            raise exceptions.InvalidTwineContents(
+                f"The JSON schema in {where} is not a valid schema: {error.message}."
+            ) from None
 
     # --- properties ---------------------------------------------------------------------------------
 
@@ -154,7 +158,9 @@ class Twine:
 
     def _require(self, strand: str) -> None:
         if strand not in self._available_strands:
-            raise exceptions.StrandNotFound(f"Cannot validate {strand}: the twine has no {_strand_key(strand)!r} strand.")
+            raise exceptions.StrandNotFound(
+                f"Cannot validate {strand}: the twine has no {_strand_key(strand)!r} strand."
+            )
 
     # --- values strands -----------------------------------------------------------------------------
 
@@ -162,7 +168,8 @@ class Twine:
         """Validate values from `source`; with `loaded=True` the source is the data itself (strings are not parsed)."""
         self._require(strand)
         data = self._load_data(strand, source, loaded)
-        check(self._validators[strand], serialisation.to_json_compatible(data), f"The {strand} data", _INVALID_CONTENTS[strand])
+        compatible = serialisation.to_json_compatible(data)
+        check(self._validators[strand], compatible, f"The {strand} data", _INVALID_CONTENTS[strand])
         return cls(**data) if cls else data
 
     def validate_configuration_values(self, source: Any, **kwargs: Any) -> Any:
@@ -209,9 +216,11 @@ class Twine:
                 continue
             for datafile in manifest.datasets[dataset_key].files:
                 describe = (
-                    f"The tags of file {getattr(datafile, 'name', datafile)!r} in dataset {dataset_key!r} of the {strand}"
+                    f"The tags of file {getattr(datafile, 'name', datafile)!r} in dataset {dataset_key!r} "
+                    f"of the {strand}"
                 )
-                check(validator, serialisation.to_json_compatible(dict(datafile.tags)), describe, exceptions.InvalidManifestContents)
+                tags = serialisation.to_json_compatible(dict(datafile.tags))
+                check(validator, tags, describe, exceptions.InvalidManifestContents)
 
     # --- children and credentials ------------------------------------------------------------------
 
@@ -223,12 +232,14 @@ class Twine:
         child_keys = {child["key"] for child in children}
         for key in strand_keys:
             if key not in child_keys:
-                raise exceptions.InvalidValuesContents(f"No children found matching the key {key!r} of the 'children' strand.")
+                raise exceptions.InvalidValuesContents(
+                    f"No children found matching the key {key!r} of the 'children' strand."
+                )
         for index, child in enumerate(children):
             if child["key"] not in strand_keys:
                 raise exceptions.InvalidValuesContents(
-                    f"The children are invalid at $[{index}].key: child with key {child['key']!r} found but no such key "
-                    f"exists in the 'children' strand of the twine (keys: {strand_keys})."
+                    f"The children are invalid at $[{index}].key: child with key {child['key']!r} found but no "
+                    f"such key exists in the 'children' strand of the twine (keys: {strand_keys})."
                 )
         return children
 
@@ -248,8 +259,8 @@ class Twine:
         for index, credential in enumerate(self.credentials):
             if credential["name"] not in os.environ:
                 raise exceptions.CredentialNotFound(
-                    f"Credential {credential['name']!r} (credentials strand, $[{index}]) is missing from the environment, "
-                    "the .env file and Google Secret Manager."
+                    f"Credential {credential['name']!r} (credentials strand, $[{index}]) is missing from the "
+                    "environment, the .env file and Google Secret Manager."
                 )
         return self.credentials
 
