@@ -13,15 +13,17 @@ import datetime
 import logging
 import os
 import re
+import shutil
 import uuid
 from typing import Any
 
 from octue_beam import __version__, serialisation
 from octue_beam.exceptions import CloudLocationNotSpecified, InvalidInputException, ReadOnlyResource
-from octue_beam.resources import cache, local_metadata
-from octue_beam.resources.hashing import EMPTY_HASH, hash_file
+from octue_beam.resources import cache, local_metadata, urls
+from octue_beam.resources.hashing import EMPTY_HASH, hash_file, hash_value
 from octue_beam.resources.labels import LabelSet
 from octue_beam.resources.tags import TagDict
+from octue_beam.storage import client
 from octue_beam.storage import path as storage_path
 
 logger = logging.getLogger(__name__)
@@ -175,12 +177,8 @@ class Datafile:
     def _get_cloud_info(self) -> dict | None:
         if self._cloud_info is None and self._cloud_path:
             if storage_path.is_url(self._cloud_path):
-                from octue_beam.resources import urls
-
                 self._cloud_info = urls.head(self._cloud_path)
             else:
-                from octue_beam.storage import client
-
                 self._cloud_info = client.get_metadata(self._cloud_path) or {}
         return self._cloud_info
 
@@ -327,8 +325,6 @@ class Datafile:
         if self.exists_in_cloud:
             self.download(path)
             return
-        import shutil
-
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         shutil.copy2(self._local_path, path)
         self._local_path = os.path.abspath(path)
@@ -361,8 +357,6 @@ class Datafile:
 
     @property
     def metadata_hash_value(self) -> str:
-        from octue_beam.resources.hashing import hash_value
-
         return hash_value(self.metadata(include_id=False, include_sdk_version=False, use_octue_namespace=False))
 
     # --- transfers ----------------------------------------------------------------------------------------
@@ -377,14 +371,10 @@ class Datafile:
         if local_path is not None and target == self._local_path:
             return target
         if storage_path.is_url(self._cloud_path):
-            from octue_beam.resources import urls
-
             info = urls.download(self._cloud_path, target)
             if self._cloud_info is None:
                 self._cloud_info = info
         else:
-            from octue_beam.storage import client
-
             try:
                 client.download_to_file(self._cloud_path, target)
             except FileNotFoundError:
@@ -402,8 +392,6 @@ class Datafile:
         Nothing is sent when the cloud copy already has the same CRC32C and metadata. A cloud file without a local
         copy is copied server-side.
         """
-        from octue_beam.storage import client
-
         target = cloud_path or self._cloud_path
         if target is None:
             raise CloudLocationNotSpecified(f"No cloud path was given to upload {self!r} to.")
@@ -446,8 +434,6 @@ class Datafile:
             return self._cloud_path
         if not storage_path.is_cloud_uri(self._cloud_path):
             raise CloudLocationNotSpecified(f"{self!r} must be in the cloud to get a signed URL; upload it first.")
-        from octue_beam.storage import client
-
         return client.generate_signed_url(self._cloud_path, expiration=expiration)
 
     # --- stored metadata ----------------------------------------------------------------------------------
@@ -464,8 +450,6 @@ class Datafile:
             if self.is_url:
                 raise ReadOnlyResource(f"{self!r} is a signed-URL datafile: its metadata is read-only.")
             raise CloudLocationNotSpecified(f"{self!r} is not in the cloud.")
-        from octue_beam.storage import client
-
         self._ensure_stored_metadata()
         metadata = self.metadata()
         client.overwrite_custom_metadata(self._cloud_path, metadata)

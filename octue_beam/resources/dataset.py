@@ -13,15 +13,16 @@ import threading
 import uuid
 from typing import Any, Iterable
 
-from octue_beam import serialisation
+from octue_beam import __version__, serialisation
 from octue_beam.exceptions import CloudLocationNotSpecified, InvalidInputException, ReadOnlyResource
-from octue_beam.resources import cache, local_metadata
+from octue_beam.resources import cache, local_metadata, urls
 from octue_beam.resources.datafile import Datafile, check_id
 from octue_beam.resources.filters import FilterSet
 from octue_beam.resources.hashing import hash_strings
 from octue_beam.resources.labels import LabelSet
 from octue_beam.resources.tags import TagDict
 from octue_beam.resources.transfers import run_in_threads
+from octue_beam.storage import client
 from octue_beam.storage import path as storage_path
 
 logger = logging.getLogger(__name__)
@@ -130,8 +131,6 @@ class Dataset:
             logger.debug("%r is empty (path %r).", self, self.path)
 
     def _instantiate_from_cloud(self) -> None:
-        from octue_beam.storage import client
-
         if not self._ignore_stored_metadata:
             try:
                 self._cloud_metadata = (client.download_json(self.metadata_path) or {}).get("dataset") or {}
@@ -152,8 +151,6 @@ class Dataset:
         )
 
     def _instantiate_from_url(self) -> None:
-        from octue_beam.resources import urls
-
         document = urls.get_json(self.path)
         if not isinstance(document, dict) or not isinstance(document.get("files", []), list):
             raise InvalidInputException(f"The signed-URL dataset at {storage_path.strip_query(self.path)!r} is not a dataset document.")
@@ -225,8 +222,6 @@ class Dataset:
                 for file in pending
             )
             if under_prefix and len(pending) > 1:
-                from octue_beam.storage import client
-
                 listed = {info["cloud_path"]: info for info in client.list_objects(self.path, recursive=True)}
                 for file in pending:
                     info = listed.get(file.cloud_path)
@@ -285,8 +280,6 @@ class Dataset:
         self._labels = LabelSet(value)
 
     def metadata(self, include_id: bool = True, include_sdk_version: bool = True, **kwargs: Any) -> dict:
-        from octue_beam import __version__
-
         metadata: dict[str, Any] = {"id": self.id, "name": self.name, "tags": self.tags, "labels": self.labels}
         if not include_id:
             del metadata["id"]
@@ -326,8 +319,6 @@ class Dataset:
             raise ReadOnlyResource(f"{self!r} is a signed-URL dataset: its metadata is read-only.")
         if not storage_path.is_cloud_uri(self.path):
             raise CloudLocationNotSpecified(f"{self!r} is not in the cloud.")
-        from octue_beam.storage import client
-
         document = {"dataset": self.to_primitive(include_files=False)}
         client.upload_bytes(serialisation.dumps(document), self.metadata_path, content_type="application/json")
         self._cloud_metadata = document["dataset"]
@@ -436,12 +427,10 @@ class Dataset:
             return self.path
         if not storage_path.is_cloud_uri(self.path) or not self.all_files_are_in_cloud:
             raise CloudLocationNotSpecified(f"{self!r} must be uploaded to Cloud Storage before it can be signed.")
-        from octue_beam.storage import client
-
         files = sorted(self.files, key=lambda file: file.cloud_path)
-        urls = run_in_threads(lambda file: file.generate_signed_url(expiration=expiration), files, "Signing")
+        file_urls = run_in_threads(lambda file: file.generate_signed_url(expiration=expiration), files, "Signing")
         document = self.to_primitive(include_files=False)
-        document["files"] = urls
+        document["files"] = file_urls
         document[FILES_METADATA_KEY] = [
             {
                 "id": file.id,

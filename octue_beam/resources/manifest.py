@@ -12,13 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from octue_beam import serialisation
-from octue_beam.exceptions import InvalidInputException, InvalidManifestType
-from octue_beam.resources import cache
+from octue_beam.exceptions import InvalidInputException, InvalidManifestJson, InvalidManifestType
+from octue_beam.resources import cache, urls
 from octue_beam.resources.datafile import check_id
 from octue_beam.resources.dataset import Dataset
 from octue_beam.resources.hashing import hash_strings
 from octue_beam.resources.security import check_remote_manifest, check_remote_primitive
 from octue_beam.resources.transfers import run_in_threads
+from octue_beam.storage import client
 from octue_beam.storage import path as storage_path
 
 logger = logging.getLogger(__name__)
@@ -106,8 +107,6 @@ class Manifest:
             try:
                 obj = serialisation.loads(obj)
             except ValueError as error:
-                from octue_beam.exceptions import InvalidManifestJson
-
                 raise InvalidManifestJson(f"The manifest is not valid JSON: {error}") from error
         if not isinstance(obj, dict):
             raise InvalidManifestType(f"A manifest must be a JSON object; got {type(obj).__name__}.")
@@ -132,12 +131,8 @@ class Manifest:
     def from_cloud(cls, cloud_path: str, ignore_stored_metadata: bool = False) -> "Manifest":
         """A manifest from its JSON stored in Cloud Storage (or behind a signed URL)."""
         if storage_path.is_url(cloud_path):
-            from octue_beam.resources import urls
-
             primitive = urls.get_json(cloud_path)
         else:
-            from octue_beam.storage import client
-
             primitive = client.download_json(cloud_path)
         return cls(
             datasets=primitive.get("datasets"),
@@ -148,8 +143,6 @@ class Manifest:
 
     def to_cloud(self, cloud_path: str) -> str:
         """Store the serialised manifest in Cloud Storage; returns the path."""
-        from octue_beam.storage import client
-
         client.upload_bytes(self.serialise(), cloud_path, content_type="application/json")
         return cloud_path
 
@@ -189,8 +182,6 @@ class Manifest:
 
     def download(self, paths: dict | None = None, download_all: bool = True) -> dict:
         """Download the cloud datasets; returns `{key: local folder}` (default folders in the cache)."""
-        from octue_beam.storage.path import safe_local_join
-
         if paths is None:
             paths, download_all = {}, True
         root = cache.new_directory("datasets")
@@ -198,7 +189,8 @@ class Manifest:
             target = paths.get(key)
             if not target and not download_all:
                 continue
-            paths[key] = dataset.download(local_directory=target or safe_local_join(root, key, "dataset key"))
+            target = target or storage_path.safe_local_join(root, key, "dataset key")
+            paths[key] = dataset.download(local_directory=target)
         return paths
 
     def update_dataset_paths(self, path_generator: Callable[[Dataset], str]) -> None:

@@ -11,6 +11,7 @@ import urllib.parse
 from typing import Any
 
 from octue_beam.exceptions import UnsafePath
+from octue_beam.resources import cache
 from octue_beam.storage import path as storage_path
 
 
@@ -105,8 +106,6 @@ def check_remote_manifest(manifest: Any, allow_local_paths: bool = False) -> Any
             elif not allow_local_paths:
                 raise UnsafePath(f"{where}: the file {file.name!r} is local; remote manifests may only name cloud files.")
             if file._local_path and not allow_local_paths:
-                from octue_beam.resources import cache
-
                 if not cache.is_in_cache(file._local_path):
                     raise UnsafePath(f"{where}: the file {file.name!r} names the local path {file._local_path!r}.")
     return manifest

@@ -5,6 +5,8 @@ import contextvars
 import sys
 from typing import Any, Callable, Iterable
 
+from tqdm import tqdm
+
 MAX_WORKERS = 16
 
 
@@ -16,12 +18,7 @@ def run_in_threads(function: Callable[[Any], Any], items: Iterable, description:
     show_progress = sys.stderr.isatty() and len(items) > 1
     progress: Any = None
     if show_progress:
-        try:
-            from tqdm import tqdm
-
-            progress = tqdm(total=len(items), desc=description, unit="file", leave=False)
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            progress = None
+        progress = tqdm(total=len(items), desc=description, unit="file", leave=False)
     results: list = [None] * len(items)
     workers = min(MAX_WORKERS, len(items))
     try:
