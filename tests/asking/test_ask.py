@@ -12,7 +12,7 @@ import pytest
 import octue_beam
 from octue_beam import exceptions
 from octue_beam.asking import ask, default_parent_sruid
-from octue_beam.asking.session import default_session
+from octue_beam.asking.session import AskingSession, default_session, use_session
 from octue_beam.messaging import events, pubsub
 from octue_beam.messaging.publishing import OrderedBatchPublisher
 from tests.asking.responder import Responder
@@ -93,7 +93,8 @@ def test_remote_exception_is_reraised_with_type_message_and_traceback(type_name,
 
 def test_timeout_when_nobody_answers():
     service = f"test-org/nobody-{uuid.uuid4().hex[:8]}:1.0.0"
-    with pytest.raises(exceptions.QuestionTimeout, match="No answer to question .* within the timeout of 1 s") as raised:
+    timed_out = "No answer to question .* within the timeout of 1 s"
+    with pytest.raises(exceptions.QuestionTimeout, match=timed_out) as raised:
         ask(service, {"n": 1}, timeout=1)
     assert isinstance(raised.value, TimeoutError)
 
@@ -156,6 +157,22 @@ def test_several_questions_in_flight_share_one_subscription():
     assert pubsub.subscription_exists(PROJECT, listener.subscription_name)
 
 
+def test_closing_the_listeners_of_an_emulator_deletes_their_subscriptions(pubsub_emulator):
+    session = AskingSession()
+    previous = use_session(session)
+    try:
+        listener = default_session().listener(PROJECT, default_parent_sruid())
+        assert pubsub.subscription_exists(PROJECT, listener.subscription_name)
+        session.close_listeners("localhost:1")  # another emulator's: this one stays
+        assert session.listener(PROJECT, default_parent_sruid()) is listener
+        session.close_listeners(pubsub_emulator.host_port)
+        assert not pubsub.subscription_exists(PROJECT, listener.subscription_name)
+        assert session.listener(PROJECT, default_parent_sruid()) is not listener
+    finally:
+        use_session(previous)
+        session.close()
+
+
 def test_asynchronous_question_returns_at_once():
     received = threading.Event()
 
@@ -195,7 +212,7 @@ def test_answer_subscription_is_deleted_when_the_asking_process_exits(pubsub_emu
         import sys
         from octue_beam import ask
         from octue_beam.asking import default_parent_sruid
-        from octue_beam.asking.session import default_session
+        from octue_beam.asking.session import AskingSession, default_session, use_session
         from octue_beam.exceptions import QuestionTimeout
 
         listener = default_session().listener("octue-beam-test", default_parent_sruid())

@@ -1,0 +1,42 @@
+"""Clients are built for an explicit emulator host, never by rewriting the environment."""
+
+import os
+
+import google.pubsub_v1
+from google.cloud import pubsub_v1
+
+from octue_beam.messaging.clients import PubSubClients, default_clients, new_client, resolve_emulator_host, use_clients
+
+
+def test_a_client_is_built_for_the_emulator_host_given_whatever_the_environment_says(monkeypatch):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "localhost:1111")
+    before = dict(os.environ)
+    for client_class in (pubsub_v1.PublisherClient, pubsub_v1.SubscriberClient, google.pubsub_v1.PublisherClient):
+        client = new_client(client_class, "localhost:2222")
+        assert client.transport._host == "localhost:2222"
+    assert new_client(pubsub_v1.PublisherClient).transport._host == "localhost:1111"
+    assert dict(os.environ) == before
+
+
+def test_the_emulator_host_defaults_to_the_environment(monkeypatch):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "localhost:3333")
+    assert resolve_emulator_host() == "localhost:3333"
+    assert resolve_emulator_host("") == ""
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST")
+    assert resolve_emulator_host() == ""
+
+
+def test_shared_clients_are_one_per_kind_and_emulator_and_replaceable():
+    clients = PubSubClients()
+    publisher = clients.publisher("localhost:4444")
+    assert clients.publisher("localhost:4444") is publisher
+    assert clients.publisher("localhost:5555") is not publisher
+    assert clients.subscriber("localhost:4444") is not publisher
+    previous = use_clients(clients)
+    try:
+        assert default_clients() is clients
+    finally:
+        assert use_clients(previous) is clients
+    clients.close()
+    assert clients.publisher("localhost:4444") is not publisher  # built again after close
+    clients.close()
