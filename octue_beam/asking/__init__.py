@@ -11,10 +11,10 @@ objects of a process's asking (publishers, listeners, asynchronous questions) ar
 """
 
 from octue_beam.asking.asking import ask
-from octue_beam.asking.preparing import default_parent_sruid, resolve_project
 from octue_beam.asking.asynchronous import forget, get_answer, get_events
 from octue_beam.asking.child import Child
 from octue_beam.asking.multiple import ask_multiple
+from octue_beam.asking.preparing import default_parent_sruid, resolve_project
 
 __all__ = [
     "Child",

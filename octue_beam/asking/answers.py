@@ -16,7 +16,8 @@ import queue
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from google.cloud import pubsub_v1
 
@@ -131,7 +132,9 @@ class AnswerListener:
         with self._lock:
             events = self._queues.get(attributes.get("question_uuid", ""))
         if events is None:
-            logger.debug("Ignored an event for question %r, which is not waited for here.", attributes.get("question_uuid"))
+            logger.debug(
+                "Ignored an event for question %r, which is not waited for here.", attributes.get("question_uuid")
+            )
             return
         try:
             typed = decode_message_attributes(attributes)

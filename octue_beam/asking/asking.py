@@ -12,7 +12,8 @@ Differences from Octue's `Child.ask` (on purpose):
 
 import logging
 import queue
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from octue_beam.asking.preparing import build_question
 from octue_beam.asking.questions import (

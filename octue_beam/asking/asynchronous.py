@@ -2,9 +2,10 @@
 
 `ask(..., asynchronous=True)` registers the question with the process's answer listener, which keeps buffering
 its events, and has the process's `AskingSession` track it; `get_answer` and `get_events` read them later, in the
-calling thread (logs are re-emitted and monitor messages handled when they are read). This works in the asking process while it lives; across processes, read a
-question's events from the event store instead. Questions never read keep their events in memory until
-`forget(question_uuid)` (or `get_answer`, which forgets the question once it finished).
+calling thread (logs are re-emitted and monitor messages handled when they are read). This works in the asking
+process while it lives; across processes, read a question's events from the event store instead. Questions never
+read keep their events in memory until `forget(question_uuid)` (or `get_answer`, which forgets the question once it
+finished).
 """
 
 import math

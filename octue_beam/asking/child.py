@@ -1,6 +1,7 @@
 """`Child`: a service to ask, with defaults for every question (project, registries, parent SRUID, tree)."""
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from octue_beam.asking.asking import ask_with_options
 from octue_beam.asking.multiple import ask_multiple

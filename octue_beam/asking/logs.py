@@ -10,7 +10,8 @@ import logging
 import os
 import re
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ def emit_log_record(fields: Mapping[str, Any], attributes: Mapping[str, Any]) ->
     message = fields.get("msg", "")
     if fields.get("args"):
         try:
-            message = str(message) % tuple(fields["args"]) if isinstance(fields["args"], list) else str(message) % fields["args"]
+            args = tuple(fields["args"]) if isinstance(fields["args"], list) else fields["args"]
+            message = str(message) % args
         except (TypeError, ValueError):
             pass
     fields["args"] = None

@@ -2,7 +2,8 @@
 
 import logging
 import queue
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from octue_beam.asking.preparing import build_question
 from octue_beam.asking.questions import AskOptions, Question

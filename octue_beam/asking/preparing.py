@@ -169,7 +169,9 @@ def _local_paths(manifest: dict) -> list[str]:
             continue
         files = dataset.get("files") or []
         file_paths = [
-            f if isinstance(f, str) else (f.get("cloud_path") or f.get("path") or "") for f in files if isinstance(f, (str, dict))
+            f if isinstance(f, str) else (f.get("cloud_path") or f.get("path") or "")
+            for f in files
+            if isinstance(f, (str, dict))
         ]
         local_files = [p for p in file_paths if not str(p).startswith(_CLOUD_PREFIXES)]
         if local_files or (path and not files):

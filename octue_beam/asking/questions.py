@@ -15,7 +15,8 @@ import dataclasses
 import logging
 import math
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from octue_beam import serialisation
 from octue_beam.asking.logs import emit_log_record
@@ -90,7 +91,8 @@ class AskOptions:
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any]) -> "AskOptions":
         """The options found among `arguments` (a function's `locals()`); other names are left out."""
-        return cls(**{field.name: arguments[field.name] for field in dataclasses.fields(cls) if field.name in arguments})
+        names = [field.name for field in dataclasses.fields(cls)]
+        return cls(**{name: arguments[name] for name in names if name in arguments})
 
     def retry_policy(self) -> "RetryPolicy":
         return RetryPolicy(self.max_retries, tuple(self.prevent_retries_when or ()), self.raise_errors, self.log_errors)
@@ -211,7 +213,9 @@ class Question:
         if self.retry_count - self.first_retry_count >= self.policy.max_retries:
             return False
         if isinstance(error, self.policy.prevent_retries_when):
-            logger.info("Not retrying question %s: %s errors are not retried.", self.question_uuid, type(error).__name__)
+            logger.info(
+                "Not retrying question %s: %s errors are not retried.", self.question_uuid, type(error).__name__
+            )
             return False
         return True
 
@@ -252,7 +256,7 @@ def _safely(function: Callable, *args: Any) -> None:
     """Call a handler; its errors are logged, never allowed to stop waiting for answers."""
     try:
         function(*args)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("%r failed while handling an event; carrying on waiting for the answer.", function)
 
 

@@ -2,7 +2,8 @@
 
 import builtins
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from octue_beam import exceptions as octue_beam_exceptions
 from octue_beam.exceptions import RemoteException

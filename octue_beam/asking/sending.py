@@ -6,7 +6,8 @@ listeners are those of the given `AskingSession`.
 
 import functools
 import queue
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
@@ -27,7 +28,9 @@ def register(
     listeners: dict[str, AnswerListener] = {}
     try:
         for question in questions:
-            listener = session.listener(question.project, question.parent_sruid, question.topic_name, question.emulator_host)
+            listener = session.listener(
+                question.project, question.parent_sruid, question.topic_name, question.emulator_host
+            )
             listener.register(question.question_uuid, events_queue)
             listeners[question.question_uuid] = listener
     except BaseException:
@@ -67,7 +70,7 @@ def send_questions(
         futures.append(future)
     if failures is not None:
         return
-    for question, future in zip(questions, futures):
+    for question, future in zip(questions, futures, strict=True):
         try:
             future.result(timeout=PUBLISH_TIMEOUT)
         except Exception as error:  # noqa: BLE001

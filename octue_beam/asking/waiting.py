@@ -10,7 +10,7 @@ import logging
 import math
 import queue
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from octue_beam.asking.answers import ListenerFailed
 from octue_beam.asking.questions import Question
@@ -131,7 +131,9 @@ class Waiter:
 
     def _fail_all(self, error: BaseException, finished: list[Question]) -> None:
         for question in list(self.pending.values()):
-            failure = ConnectionError(f"Stopped receiving answers while waiting for question {question.question_uuid}: {error}")
+            failure = ConnectionError(
+                f"Stopped receiving answers while waiting for question {question.question_uuid}: {error}"
+            )
             failure.__cause__ = error
             question.fail(failure)
             finished.append(question)

@@ -13,7 +13,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
 from octue_beam.processes import stop_process_group

@@ -6,7 +6,8 @@ datetimes ISO 8601; attributes whose value is None are omitted.
 
 import datetime
 import uuid as uuid_module
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 PARENT = "PARENT"
 CHILD = "CHILD"

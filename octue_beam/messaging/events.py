@@ -30,7 +30,7 @@ def question(input_values: Any = None, input_manifest: Any = None, children: lis
     if input_values is not None:
         event["input_values"] = input_values
     if input_manifest is not None:
-        event["input_manifest"] = input_manifest.to_primitive() if hasattr(input_manifest, "to_primitive") else input_manifest
+        event["input_manifest"] = _primitive(input_manifest)
     if children is not None:
         event["children"] = children
     return event
@@ -75,5 +75,10 @@ def result(output_values: Any = None, output_manifest: Any = None) -> dict:
     if output_values is not None:
         event["output_values"] = output_values
     if output_manifest is not None:
-        event["output_manifest"] = output_manifest.to_primitive() if hasattr(output_manifest, "to_primitive") else output_manifest
+        event["output_manifest"] = _primitive(output_manifest)
     return event
+
+
+def _primitive(manifest: Any) -> Any:
+    """A manifest's JSON primitive (a Manifest is serialised, a primitive given is kept)."""
+    return manifest.to_primitive() if hasattr(manifest, "to_primitive") else manifest

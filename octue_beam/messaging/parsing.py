@@ -13,7 +13,8 @@ who asked.
 import functools
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -151,7 +152,9 @@ def best_effort_question_attributes(raw_attributes: Mapping[str, Any]) -> dict[s
         "uuid": text("uuid"),
         "datetime": text("datetime"),
         "question_uuid": question_uuid,
-        "parent_question_uuid": parent_question_uuid if parent_question_uuid and _UUID.match(parent_question_uuid) else None,
+        "parent_question_uuid": (
+            parent_question_uuid if parent_question_uuid and _UUID.match(parent_question_uuid) else None
+        ),
         "originator_question_uuid": text("originator_question_uuid") or question_uuid,
         "parent": text("parent") or sender,
         "originator": text("originator") or sender,
@@ -161,5 +164,7 @@ def best_effort_question_attributes(raw_attributes: Mapping[str, Any]) -> dict[s
         "recipient": recipient,
         "retry_count": retry_count,
         "forward_logs": forward_logs,
-        "save_diagnostics": save_diagnostics if save_diagnostics in SAVE_DIAGNOSTICS_MODES else SAVE_DIAGNOSTICS_ON_CRASH,
+        "save_diagnostics": (
+            save_diagnostics if save_diagnostics in SAVE_DIAGNOSTICS_MODES else SAVE_DIAGNOSTICS_ON_CRASH
+        ),
     }

@@ -19,8 +19,9 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from concurrent import futures
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from google.api_core import exceptions as api_exceptions
 from google.cloud import pubsub_v1
@@ -176,7 +177,7 @@ class OrderedBatchPublisher:
                         future.set_exception(error)
 
     def _send(self, batch: list) -> None:
-        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+        for delay in (*RETRY_DELAYS, None):
             try:
                 response = self._publish([message for message, _, _ in batch])
             except api_exceptions.InvalidArgument as error:
@@ -194,7 +195,7 @@ class OrderedBatchPublisher:
                 logger.warning("Publishing %d event(s) failed (%s); retrying in %.1f s.", len(batch), error, delay)
                 time.sleep(delay)
                 continue
-            for (_, future, _), message_id in zip(batch, response.message_ids):
+            for (_, future, _), message_id in zip(batch, response.message_ids, strict=True):
                 future.set_result(message_id)
             return
 

@@ -143,7 +143,7 @@ def ensure_subscription(
     project: str,
     subscription_name: str,
     topic_name: str | None = None,
-    filter: str | None = None,  # noqa: A002 - the Pub/Sub field's name
+    filter: str | None = None,
     *,
     ack_deadline_seconds: int = ACK_DEADLINE_SECONDS,
     enable_message_ordering: bool = True,

@@ -35,7 +35,6 @@ from octue.twined.cloud.pub_sub.service import Service  # noqa: E402
 from octue.twined.resources.child import Child  # noqa: E402
 from octue.twined.resources.service_backends import GCPPubSubBackend  # noqa: E402
 
-
 _extract_and_validate_event = GoogleCloudPubSubEventHandler._extract_and_validate_event
 
 
@@ -54,7 +53,8 @@ _answer = Service.answer
 def _filtered_answer(self, question, *args, **kwargs):
     """The service subscription's filter: only questions from parents to this service are answered."""
     attributes = getattr(question, "attributes", {})
-    if hasattr(question, "ack") and (attributes.get("recipient") != self.id or attributes.get("sender_type") != "PARENT"):
+    addressed_here = attributes.get("recipient") == self.id and attributes.get("sender_type") == "PARENT"
+    if hasattr(question, "ack") and not addressed_here:
         question.ack()
         return None
     return _answer(self, question, *args, **kwargs)
@@ -63,7 +63,9 @@ def _filtered_answer(self, question, *args, **kwargs):
 Service.answer = _filtered_answer
 
 
-def run_function(analysis_id, input_values, input_manifest, children, analysis_log_handler, handle_monitor_message, **kwargs):
+def run_function(
+    analysis_id, input_values, input_manifest, children, analysis_log_handler, handle_monitor_message, **kwargs
+):
     logger = logging.getLogger("octue_side_app")
     logger.setLevel(logging.INFO)
     if analysis_log_handler is not None:
@@ -80,7 +82,8 @@ def run_function(analysis_id, input_values, input_manifest, children, analysis_l
 
 
 def serve(params):
-    service = Service(GCPPubSubBackend(project_id=params["project"]), service_id=params["sruid"], run_function=run_function)
+    backend = GCPPubSubBackend(project_id=params["project"])
+    service = Service(backend, service_id=params["sruid"], run_function=run_function)
     print("SERVING", flush=True)
     service.serve(timeout=params["timeout"], delete_topic_and_subscription_on_exit=False, allow_existing=True)
 
@@ -90,7 +93,9 @@ def ask(params):
     monitor_messages = []
     try:
         answer, question_uuid = child.ask(
-            input_values=params["input_values"], timeout=params["timeout"], handle_monitor_message=monitor_messages.append
+            input_values=params["input_values"],
+            timeout=params["timeout"],
+            handle_monitor_message=monitor_messages.append,
         )
     except Exception as error:  # noqa: BLE001
         import traceback

@@ -2,7 +2,8 @@
 
 import threading
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from octue_beam.messaging import pubsub
 from octue_beam.messaging.attributes import response_attributes

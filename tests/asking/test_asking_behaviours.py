@@ -280,9 +280,13 @@ def test_child_logs_and_monitor_messages_are_handled_in_the_asking_thread_and_co
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     forwarded = []
+
+    def forward(data):
+        forwarded.append((data, threading.get_ident(), current_question()))
+
     try:
         with Responder(PROJECT, chatty) as child, question_context("the-app-question"):
-            with monitor_forwarder_context(lambda data: forwarded.append((data, threading.get_ident(), current_question()))):
+            with monitor_forwarder_context(forward):
                 _, question_uuid = ask(child.sruid, {"n": 1}, timeout=60)
     finally:
         logger.removeHandler(handler)
@@ -442,5 +446,6 @@ def test_logs_and_monitor_messages_of_a_grandchild_reach_the_originator_with_the
     assert grandchild_question["originator"] == default_parent_sruid()
     assert grandchild_question["sender"] == child.sruid
     messages = [message for message, _, _ in collected.seen]
-    assert f"[{child.sruid} | {question_uuid}] [{grandchild.sruid} | {grandchild_question['question_uuid']}] deep" in messages
+    grandchild_prefix = f"[{grandchild.sruid} | {grandchild_question['question_uuid']}]"
+    assert f"[{child.sruid} | {question_uuid}] {grandchild_prefix} deep" in messages
     assert monitor_messages == [{"grandchild": "halfway"}]

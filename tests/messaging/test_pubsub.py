@@ -4,8 +4,7 @@ import uuid
 import pytest
 
 from octue_beam.messaging import attributes as wire_attributes
-from octue_beam.messaging import events
-from octue_beam.messaging import pubsub
+from octue_beam.messaging import events, pubsub
 from octue_beam.messaging.parsing import parse_message
 from octue_beam.messaging.publishing import OrderedBatchPublisher
 
