@@ -17,8 +17,15 @@ import time
 import urllib.request
 from typing import Any
 
+try:  # needed in this process by thread mode only (subprocess mode runs it in the child)
+    from gcp_storage_emulator.handlers import buckets as emulator_buckets
+    from gcp_storage_emulator.server import create_server
+except ImportError:  # reported as EmulatorNotFound when a thread-mode emulator starts
+    emulator_buckets = create_server = None
+
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
 from octue_beam.processes import stop_process_group
+from octue_beam.storage.client import reset_clients
 
 logger = logging.getLogger(__name__)
 
@@ -73,22 +80,22 @@ class StorageEmulator:
             self._saved_host = os.environ.get(HOST_VARIABLE)
             os.environ[HOST_VARIABLE] = self.endpoint
             self._running = True
-            _reset_storage_clients()
+            reset_clients()
             atexit.register(self.stop)
         logger.debug("Cloud Storage emulator running at %s.", self.endpoint)
         return self
 
     def _start_thread(self) -> None:
-        try:
-            from gcp_storage_emulator.server import create_server
-        except ImportError as error:
-            raise EmulatorNotFound("gcp-storage-emulator is not installed: `pip install gcp-storage-emulator`.") from error
+        if create_server is None:
+            raise EmulatorNotFound("gcp-storage-emulator is not installed: `pip install gcp-storage-emulator`.")
         logging.getLogger("gcp_storage_emulator").setLevel(logging.ERROR)
         self._server = create_server(self.host, self.port, in_memory=True, default_bucket=self.default_bucket)
         try:
             self._server.start()
         except OSError as error:
-            raise EmulatorStartError(f"The Cloud Storage emulator could not listen on {self.host}:{self.port}: {error}") from error
+            raise EmulatorStartError(
+                f"The Cloud Storage emulator could not listen on {self.host}:{self.port}: {error}"
+            ) from error
         if self.port == 0:
             self.port = self._server._api._httpd.server_address[1]
 
@@ -117,7 +124,9 @@ class StorageEmulator:
             except OSError:
                 time.sleep(0.05)
         self._cleanup()
-        raise EmulatorStartError(f"The Cloud Storage emulator did not answer at {self.endpoint} within {_START_TIMEOUT} s.")
+        raise EmulatorStartError(
+            f"The Cloud Storage emulator did not answer at {self.endpoint} within {_START_TIMEOUT} s."
+        )
 
     def stop(self) -> None:
         """Stop the emulator (idempotent), restoring `STORAGE_EMULATOR_HOST`."""
@@ -132,7 +141,7 @@ class StorageEmulator:
                     os.environ.pop(HOST_VARIABLE, None)
                 else:
                     os.environ[HOST_VARIABLE] = self._saved_host
-            _reset_storage_clients()
+            reset_clients()
             try:
                 atexit.unregister(self.stop)
             except Exception:  # noqa: BLE001
@@ -156,9 +165,7 @@ class StorageEmulator:
             raise EmulatorStartError("wipe() needs a running emulator in thread mode.")
         self._server.wipe()
         if self.default_bucket:
-            from gcp_storage_emulator.handlers import buckets
-
-            buckets.create_bucket(self.default_bucket, self._server._storage)
+            emulator_buckets.create_bucket(self.default_bucket, self._server._storage)
 
     def __enter__(self) -> "StorageEmulator":
         return self.start()
@@ -168,9 +175,3 @@ class StorageEmulator:
 
     def __repr__(self) -> str:
         return f"<StorageEmulator {self.endpoint} mode={self.mode} running={self._running}>"
-
-
-def _reset_storage_clients() -> None:
-    from octue_beam.storage.client import reset_clients
-
-    reset_clients()

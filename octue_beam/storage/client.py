@@ -4,6 +4,10 @@
 `STORAGE_EMULATOR_HOST` is set (the local emulator), it uses anonymous credentials and a placeholder project, so
 nothing needs real credentials locally. Signed URLs against the emulator are signed with a throwaway RSA key made
 in-process (the emulator does not check signatures).
+
+The Google libraries (`google.cloud.storage`, `google.api_core.exceptions`, `google.auth`, `cryptography`) are
+imported inside the functions that use them, not here: the data resources import this module, and runs that read only
+local data (`ask-local`, a local service) must not pay ~0.35 s for them. They load when Cloud Storage is first used.
 """
 
 import datetime
@@ -11,7 +15,8 @@ import json
 import logging
 import os
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from octue_beam import serialisation
 from octue_beam.environment import LOCAL_PROJECT, configured_project
@@ -53,11 +58,11 @@ def get_storage_client(project: str | None = None) -> Any:
 
 
 def _make_client(project: str | None, host: str | None) -> Any:
+    # Lazy (see the module docstring): the first Cloud Storage use loads the Google client.
+    from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
     if host:
-        from google.auth.credentials import AnonymousCredentials
-
         return _with_larger_pool(storage.Client(project=project or LOCAL_PROJECT, credentials=AnonymousCredentials()))
     try:
         return _with_larger_pool(storage.Client(project=project))
@@ -71,13 +76,13 @@ def _make_client(project: str | None, host: str | None) -> Any:
 
 def _with_larger_pool(client: Any) -> Any:
     """Let as many connections as transfer threads stay open (requests keeps 10 per host by default)."""
-    try:
-        import requests.adapters
+    import requests.adapters  # lazy like google.cloud.storage, which uses it (see the module docstring)
 
+    try:
         adapter = requests.adapters.HTTPAdapter(pool_connections=32, pool_maxsize=32)
         client._http.mount("https://", adapter)
         client._http.mount("http://", adapter)
-    except Exception:  # noqa: BLE001 - an optimisation only
+    except Exception:  # an optimisation only
         logger.debug("Could not enlarge the Cloud Storage connection pool.", exc_info=True)
     return client
 
@@ -132,7 +137,7 @@ def blob_info(blob: Any) -> dict:
 
 def get_metadata(cloud_path: str) -> dict | None:
     """`blob_info` of the object at `cloud_path`, or None if it (or its bucket) does not exist."""
-    from google.api_core.exceptions import NotFound
+    from google.api_core.exceptions import NotFound  # lazy: see the module docstring
 
     bucket_name, name = split_bucket_name_from_cloud_path(cloud_path)
     try:
@@ -169,7 +174,9 @@ def upload_file(local_path: str, cloud_path: str, metadata: dict | None = None) 
     return blob_info(blob)
 
 
-def upload_bytes(data: bytes | str, cloud_path: str, metadata: dict | None = None, content_type: str | None = None) -> dict:
+def upload_bytes(
+    data: bytes | str, cloud_path: str, metadata: dict | None = None, content_type: str | None = None
+) -> dict:
     """Upload bytes or text as an object; return its `blob_info`."""
     blob = _blob(cloud_path)
     if metadata:
@@ -183,7 +190,7 @@ def upload_bytes(data: bytes | str, cloud_path: str, metadata: dict | None = Non
 
 def download_to_file(cloud_path: str, local_path: str) -> None:
     """Download an object to a local file (creating its folder), raising FileNotFoundError if it does not exist."""
-    from google.api_core.exceptions import NotFound
+    from google.api_core.exceptions import NotFound  # lazy: see the module docstring
 
     os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
     try:
@@ -198,7 +205,7 @@ def download_to_file(cloud_path: str, local_path: str) -> None:
 
 def download_bytes(cloud_path: str) -> bytes:
     """An object's bytes, raising FileNotFoundError if it does not exist."""
-    from google.api_core.exceptions import NotFound
+    from google.api_core.exceptions import NotFound  # lazy: see the module docstring
 
     try:
         return _blob(cloud_path).download_as_bytes()
@@ -233,7 +240,7 @@ def copy(source_cloud_path: str, destination_cloud_path: str) -> dict:
 
 def delete(cloud_path: str) -> None:
     """Delete an object (no error if it is already gone)."""
-    from google.api_core.exceptions import NotFound
+    from google.api_core.exceptions import NotFound  # lazy: see the module docstring
 
     try:
         _blob(cloud_path).delete()
@@ -241,7 +248,9 @@ def delete(cloud_path: str) -> None:
         pass
 
 
-def list_objects(cloud_path: str, recursive: bool = True, filter: Callable[[str], bool] | None = None) -> Iterator[dict]:
+def list_objects(
+    cloud_path: str, recursive: bool = True, filter: Callable[[str], bool] | None = None
+) -> Iterator[dict]:
     """`blob_info` of each object under the folder `cloud_path` (one paginated listing, no per-object calls)."""
     bucket_name, prefix = split_bucket_name_from_cloud_path(cloud_path)
     prefix = prefix.rstrip("/") + "/" if prefix else ""
@@ -262,7 +271,7 @@ def list_objects(cloud_path: str, recursive: bool = True, filter: Callable[[str]
 
 def create_bucket(bucket_name: str, exist_ok: bool = True, location: str | None = None) -> None:
     """Create a bucket (used for the emulator and tests)."""
-    from google.api_core.exceptions import Conflict
+    from google.api_core.exceptions import Conflict  # lazy: see the module docstring
 
     try:
         get_storage_client().create_bucket(bucket_name, location=location)
@@ -282,7 +291,9 @@ def _remove_quietly(path: str) -> None:
 
 
 def generate_signed_url(
-    cloud_path: str, expiration: datetime.timedelta | datetime.datetime = datetime.timedelta(days=7), method: str = "GET"
+    cloud_path: str,
+    expiration: datetime.timedelta | datetime.datetime = datetime.timedelta(days=7),
+    method: str = "GET",
 ) -> str:
     """A v4 signed URL for the object at `cloud_path` (readable by anyone who has it until it expires).
 
@@ -303,7 +314,7 @@ def generate_signed_url(
         credentials = get_storage_client()._credentials
         if hasattr(credentials, "sign_bytes") and getattr(credentials, "signer_email", None):
             return blob.generate_signed_url(version="v4", expiration=expiration, method=method, credentials=credentials)
-        import google.auth.transport.requests
+        import google.auth.transport.requests  # lazy: only signing through IAM needs it
 
         if not credentials.valid:
             credentials.refresh(google.auth.transport.requests.Request())
@@ -325,6 +336,7 @@ def _emulator_signing_credentials() -> Any:
     global _emulator_signer
     with _lock:
         if _emulator_signer is None:
+            # Lazy: only signing against the emulator needs them.
             from cryptography.hazmat.primitives import serialization
             from cryptography.hazmat.primitives.asymmetric import rsa
             from google.oauth2 import service_account

@@ -113,5 +113,7 @@ def safe_local_join(root: str, relative: str, what: str = "path") -> str:
     if resolved != root_real and not resolved.startswith(root_real.rstrip(os.sep) + os.sep):
         raise UnsafePath(f"The {what} {relative!r} resolves to {resolved!r}, outside the folder {root_real!r}.")
     if os.path.islink(candidate):
-        raise UnsafePath(f"The {what} {relative!r} is a symbolic link inside {root_real!r}; refusing to write through it.")
+        raise UnsafePath(
+            f"The {what} {relative!r} is a symbolic link inside {root_real!r}; refusing to write through it."
+        )
     return candidate
