@@ -27,7 +27,8 @@ def load_json_source(source: Any) -> tuple[Any, str]:
     `str`/`bytes` is parsed as JSON; a file object is read; anything else is returned unchanged (already data).
     Raises FileNotFoundError for a missing `.json` path and ValueError (with the position) for invalid JSON.
     """
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and (source.endswith(".json") or os.path.isfile(source))):
+    names_a_file = isinstance(source, str) and (source.endswith(".json") or os.path.isfile(source))
+    if isinstance(source, os.PathLike) or names_a_file:
         path = os.fspath(source)
         with open(path, encoding="utf-8") as f:
             return parse_json(f.read()), f"file {path!r}"

@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 import jsonschema.exceptions
+from dotenv import load_dotenv
 
 from octue_beam import exceptions, serialisation
 from octue_beam.schemas import load_schema
@@ -251,8 +252,6 @@ class Twine:
         """
         if "credentials" not in self._available_strands:
             return []
-        from dotenv import load_dotenv
-
         for path in [dotenv_path] if dotenv_path else [".env", os.path.join("twined", ".env")]:
             if os.path.isfile(path):
                 load_dotenv(path, override=False)

@@ -1,6 +1,7 @@
 """JSON Schema validation with vendored schemas, compiled once, and errors that name the strand, path and reason."""
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jsonschema
 import jsonschema.exceptions
