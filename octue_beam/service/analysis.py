@@ -11,6 +11,7 @@ import uuid as uuid_module
 from typing import Any, Callable
 
 from octue_beam import exceptions, serialisation
+from octue_beam.messaging import events
 from octue_beam.resources.hashing import hash_value
 from octue_beam.twine import Twine
 
@@ -123,8 +124,6 @@ class Analysis:
 
     def result_event(self) -> dict:
         """The `result` event of this analysis (outputs as sent to the parent)."""
-        from octue_beam.messaging import events
-
         output_values = None if self.output_values is None else serialisation.to_json_compatible(self.output_values)
         return events.result(output_values=output_values, output_manifest=self.output_manifest)
 

@@ -13,17 +13,22 @@ import contextlib
 import logging
 import threading
 import uuid as uuid_module
+from types import ModuleType
 from typing import Any, Callable, Iterator, Mapping
 
+from octue_beam import serialisation
 from octue_beam.exceptions import InvalidValuesContents
+from octue_beam.service.context import current_question, monitor_forwarder_context, question_context
 
 logger = logging.getLogger(__name__)
 
 
-def _child_class() -> type:
-    from octue_beam.asking import Child
+def _asking_child() -> ModuleType:
+    """`octue_beam.asking.child` (`Child`, `Tee`), imported when an app's children are first built: importing
+    `asking` loads the Pub/Sub client (~0.4 s), which apps without children and `ask-local` runs must not pay for."""
+    from octue_beam.asking import child
 
-    return Child
+    return child
 
 
 # --- recording the questions an app asks (for diagnostics) ---------------------------------------------------------
@@ -102,8 +107,6 @@ class AppChild:
         return getattr(self.child, "received_events", [])
 
     def ask(self, input_values: Any = None, input_manifest: Any = None, **kwargs: Any) -> tuple[dict | None, str]:
-        from octue_beam.service.context import current_question, monitor_forwarder_context, question_context
-
         arguments = self._prepare({"input_values": input_values, "input_manifest": input_manifest, **kwargs})
         child = self._emulation.next_for(self.key) if self._emulation is not None else self.child
         if self._emulation is not None:
@@ -136,8 +139,6 @@ class AppChild:
         """A question's `ask` arguments (a copy) with the tree attributes, a question UUID and the monitor message
         forwarder filled in where not given, recorded (without `record_events`) with the list its events will be
         appended to; `record_events` is that list, or a Tee also appending to the caller's."""
-        from octue_beam.asking.child import Tee
-
         arguments = dict(arguments)
         for name, value in self._tree.items():
             if arguments.get(name) is None:
@@ -149,7 +150,10 @@ class AppChild:
         events: list = []
         if self._recorder is not None:
             self._recorder.start(self.key, self.id, _recordable(arguments), events)
-        arguments["record_events"] = Tee(events, user_events) if isinstance(user_events, list) else events
+        if isinstance(user_events, list):
+            arguments["record_events"] = _asking_child().Tee(events, user_events)
+        else:
+            arguments["record_events"] = events
         return arguments
 
     def __repr__(self) -> str:
@@ -158,8 +162,6 @@ class AppChild:
 
 def _recordable(arguments: dict) -> dict:
     """The ask arguments as JSON (manifests as their JSON; functions and other objects left out)."""
-    from octue_beam import serialisation
-
     recorded = {}
     for name, value in arguments.items():
         if name == "handle_monitor_message" or callable(value):
@@ -215,7 +217,7 @@ def build_children(
         "parent_sruid": parent_sruid,
     }
     emulation = current_emulation()
-    child_class = None if emulation is not None else _child_class()
+    child_class = None if emulation is not None else _asking_child().Child
     built: dict[str, AppChild] = {}
     for child in children or []:
         key = child["key"]

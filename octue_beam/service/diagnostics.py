@@ -31,8 +31,11 @@ from octue_beam.messaging.attributes import (
     SAVE_DIAGNOSTICS_ON_CRASH,
 )
 from octue_beam.messaging.events import log_record
+from octue_beam.resources import Manifest, local_metadata
 from octue_beam.service.children import QuestionRecorder
 from octue_beam.service.context import routing_logs
+from octue_beam.storage import client
+from octue_beam.storage.path import name_of
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +136,6 @@ def _try(what: str, destination: str, upload: Any) -> bool:
 
 
 def _upload_json(value: Any, cloud_path: str) -> None:
-    from octue_beam.storage import client
-
     client.upload_bytes(serialisation.dumps(value, indent=2), cloud_path, content_type="application/json")
 
 
@@ -144,8 +145,6 @@ def _upload_manifest(manifest: Any, destination: str, name: str) -> None:
     if manifest is None:
         _upload_json(None, f"{destination}/{name}.json")
         return
-    from octue_beam.resources import Manifest
-
     if not isinstance(manifest, Manifest):
         try:
             manifest = Manifest.from_primitive(manifest)
@@ -175,9 +174,6 @@ def download_diagnostics(cloud_path: str, local_path: str | os.PathLike = ".", d
     Only the JSON files by default; with `download_datasets`, also the manifests' datasets (with their metadata, in
     `<manifest>_datasets/<key>/`), and the manifests then name those folders (relative to the diagnostics folder).
     """
-    from octue_beam.storage import client
-    from octue_beam.storage.path import name_of
-
     cloud_path = cloud_path.rstrip("/")
     directory = os.path.join(os.fspath(local_path), name_of(cloud_path))
     os.makedirs(directory, exist_ok=True)
@@ -199,8 +195,6 @@ def download_diagnostics(cloud_path: str, local_path: str | os.PathLike = ".", d
 
 
 def _download_manifest_datasets(directory: str, name: str) -> None:
-    from octue_beam.resources import Manifest
-
     manifest_path = os.path.join(directory, f"{name}.json")
     if not os.path.isfile(manifest_path):
         return
@@ -222,8 +216,6 @@ def _download_manifest_datasets(directory: str, name: str) -> None:
 
 def _write_local_metadata(dataset: Any, folder: str) -> None:
     """`.octue` files for a downloaded dataset, so its files' and its own id, tags and labels are kept locally."""
-    from octue_beam.resources import local_metadata
-
     for datafile in dataset.files:
         if getattr(datafile, "_local_path", None):
             datafile.update_local_metadata()

@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from octue_beam.resources import Manifest
 from octue_beam.service.app_loading import load_app
 from octue_beam.service.configuration import ServiceConfiguration, load_service_configuration
 from octue_beam.twine import Twine
+from octue_beam.twine.credentials import populate_from_secret_manager
 
 
 @dataclasses.dataclass
@@ -61,8 +63,6 @@ def load_service(
     )
     configuration_manifest = None
     if validated["configuration_manifest"] is not None:
-        from octue_beam.resources import Manifest
-
         configuration_manifest = Manifest.from_primitive(validated["configuration_manifest"])
         twine.validate_file_tags("configuration_manifest", configuration_manifest)
 
@@ -72,8 +72,6 @@ def load_service(
 
     if check_credentials and "credentials" in twine.available_strands:
         if project:
-            from octue_beam.twine.credentials import populate_from_secret_manager
-
             populate_from_secret_manager([c["name"] for c in twine.credentials], project)
         twine.validate_credentials(dotenv_path=str(configuration.directory / ".env") if (configuration.directory / ".env").is_file() else None)
 

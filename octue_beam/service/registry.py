@@ -12,6 +12,8 @@ An identity token for the endpoint is sent to HTTPS registries when Google crede
 import logging
 from typing import Any
 
+import google.auth.transport.requests
+import google.oauth2.id_token
 import requests
 
 from octue_beam.exceptions import InvalidServiceID, ServiceNotFound
@@ -27,9 +29,6 @@ def _headers(endpoint: str) -> dict[str, str]:
     if not endpoint.startswith("https://"):
         return {}
     try:
-        import google.auth.transport.requests
-        import google.oauth2.id_token
-
         token = google.oauth2.id_token.fetch_id_token(google.auth.transport.requests.Request(), endpoint)
         return {"Authorization": f"Bearer {token}"}
     except Exception:  # noqa: BLE001 - no Google credentials here: registries that need none still work

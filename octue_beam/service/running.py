@@ -9,9 +9,10 @@ import logging
 import uuid as uuid_module
 from typing import Any, Callable
 
+from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH
+from octue_beam.resources import Manifest
 from octue_beam.service.analysis import Analysis
 from octue_beam.service.children import build_children
-from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH
 from octue_beam.service.context import monitor_forwarder_context, question_context
 from octue_beam.service.diagnostics import Diagnostics
 from octue_beam.service.loading import Service
@@ -23,16 +24,12 @@ def _prepare_output_manifest(service: Service) -> Any:
     """One empty local dataset per output dataset of the twine (in the current cache scope), or None."""
     if "output_manifest" not in service.twine.available_strands:
         return None
-    from octue_beam.resources import Manifest
-
     return Manifest.prepare(service.twine.dataset_keys("output_manifest"))
 
 
 def _build_input_manifest(service: Service, primitive: Any, allow_local_files: bool) -> Any:
     if primitive is None:
         return None
-    from octue_beam.resources import Manifest
-
     manifest = Manifest.from_primitive(primitive, remote=not allow_local_files)
     service.twine.validate_file_tags("input_manifest", manifest)
     return manifest
