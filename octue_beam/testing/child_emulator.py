@@ -9,9 +9,14 @@ Events after the first `result` or `exception` are ignored; inputs are not valid
 
 import logging
 import uuid as uuid_module
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from octue_beam import serialisation
+from octue_beam.asking.logs import emit_log_record
+from octue_beam.asking.remote_errors import remote_exception
+from octue_beam.resources import Manifest
+from octue_beam.service.context import current_monitor_forwarder
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +55,21 @@ class ChildEmulator:
         `answer` is `{"output_values", "output_manifest"}` from the recorded `result` event, or None (with a
         warning) when the recording has none. The question UUID is the recorded one, else `question_uuid`.
         """
-        self.questions.append({"input_values": input_values, "input_manifest": input_manifest, "question_uuid": question_uuid, **ignored})
-        recorded_uuid = next((item["attributes"]["question_uuid"] for item in self.events if (item.get("attributes") or {}).get("question_uuid")), None)
+        self.questions.append(
+            {"input_values": input_values, "input_manifest": input_manifest, "question_uuid": question_uuid, **ignored}
+        )
+        recorded_uuid = next(
+            (
+                item["attributes"]["question_uuid"]
+                for item in self.events
+                if (item.get("attributes") or {}).get("question_uuid")
+            ),
+            None,
+        )
         question_uuid = recorded_uuid or question_uuid or str(uuid_module.uuid4())
         if asynchronous:
             return None, question_uuid
         if handle_monitor_message is None:
-            from octue_beam.service.context import current_monitor_forwarder
-
             handle_monitor_message = current_monitor_forwarder()
         received: list[dict] = []
         self.received_events = received
@@ -71,19 +83,22 @@ class ChildEmulator:
         logger.warning("The events replayed by %s for question %s contain no result.", self.id, question_uuid)
         return None, question_uuid
 
-    def _handle(self, item: dict, question_uuid: str, handle_monitor_message: Callable[[Any], None] | None) -> dict | None:
+    def _handle(
+        self, item: dict, question_uuid: str, handle_monitor_message: Callable[[Any], None] | None
+    ) -> dict | None:
         event = item["event"]
         attributes = {"sender": self.id, "question_uuid": question_uuid, **(item.get("attributes") or {})}
         kind = event["kind"]
         if kind == "result":
             decoded = serialisation.loads(serialisation.dumps(event))
-            return {"output_values": decoded.get("output_values"), "output_manifest": _manifest(event.get("output_manifest"))}
+            return {
+                "output_values": decoded.get("output_values"),
+                "output_manifest": _manifest(event.get("output_manifest")),
+            }
         if kind == "exception":
-            from octue_beam.asking.remote_errors import remote_exception
-
             raise remote_exception(event, attributes)
         if kind == "log_record":
-            _emit_log_record(event["log_record"], attributes)
+            emit_log_record(event["log_record"], attributes)
         elif kind == "monitor_message":
             if handle_monitor_message is not None:
                 handle_monitor_message(event.get("data"))
@@ -96,7 +111,8 @@ class ChildEmulator:
 
 
 def _check_event(item: Any, index: int) -> dict:
-    if not (isinstance(item, dict) and isinstance(item.get("event"), dict) and isinstance(item["event"].get("kind"), str)):
+    event = item.get("event") if isinstance(item, dict) else None
+    if not (isinstance(event, dict) and isinstance(event.get("kind"), str)):
         raise ValueError(
             f"Event {index} given to ChildEmulator must be {{'event': {{'kind': ...}}, 'attributes': {{...}}}} as "
             f"recorded by ask(record_events=...); got {item!r:.200}."
@@ -107,14 +123,5 @@ def _check_event(item: Any, index: int) -> dict:
 def _manifest(primitive: Any) -> Any:
     if primitive is None:
         return None
-    from octue_beam.resources import Manifest
-
     return Manifest.from_primitive(serialisation.loads(serialisation.dumps(primitive), decode_types=False))
 
-
-def _emit_log_record(fields: dict, attributes: dict) -> None:
-    try:
-        from octue_beam.asking.logs import emit_log_record
-    except ImportError:
-        from octue_beam.asking.asking import _emit_log_record as emit_log_record
-    emit_log_record(fields, attributes)

@@ -11,7 +11,8 @@ may be given instead. No Pub/Sub is used; children keys the twine declares need 
 
 import contextlib
 import threading
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from octue_beam.service.children import set_emulation
 from octue_beam.testing.child_emulator import DEFAULT_ID, ChildEmulator
@@ -73,11 +74,15 @@ class Emulation:
             else:
                 value = self._by_key.get(key)
                 if value is None:
-                    raise KeyError(f"No emulator was given for child {key!r} (emulated children: {sorted(self._by_key)}).")
+                    raise KeyError(
+                        f"No emulator was given for child {key!r} (emulated children: {sorted(self._by_key)})."
+                    )
                 if isinstance(value, list):
                     if not value:
                         asked = sum(1 for asked_key, _ in self.asked if asked_key == key)
-                        raise RuntimeError(f"Child {key!r} was asked {asked + 1} questions but has only {asked} emulator(s).")
+                        raise RuntimeError(
+                            f"Child {key!r} was asked {asked + 1} questions but has only {asked} emulator(s)."
+                        )
                     emulator = value.pop(0)
                 else:
                     emulator = value

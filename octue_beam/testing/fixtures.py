@@ -5,6 +5,8 @@ import os
 from typing import Any
 
 from octue_beam import serialisation
+from octue_beam.resources import Manifest
+from octue_beam.storage.path import is_cloud_path
 from octue_beam.testing.child_emulator import ChildEmulator
 
 
@@ -29,9 +31,6 @@ def _manifest(directory: str, file_name: str) -> Any:
         primitive = serialisation.loads(f.read(), decode_types=False)
     if primitive is None:
         return None
-    from octue_beam.resources import Manifest
-    from octue_beam.storage.path import is_cloud_path
-
     datasets = {}
     for key, dataset in (primitive.get("datasets") or {}).items():
         if isinstance(dataset, str) and not is_cloud_path(dataset) and not os.path.isabs(dataset):
