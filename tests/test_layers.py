@@ -7,7 +7,7 @@ each layer, the layers its modules may import (besides their own). Bottom to top
 
     layer       units                                                     may import
     base        octue_beam (root), environment, exceptions,               base only
-                serialisation, processes, schemas
+                serialisation, processes, schemas, context
     twine       twine                                                     base
     storage     storage                                                   base
     resources   resources                                                 base, storage
@@ -52,6 +52,7 @@ UNITS: dict[str, str] = {
     "serialisation": "base",
     "processes": "base",
     "schemas": "base",
+    "context": "base",
     "twine": "twine",
     "storage": "storage",
     "resources": "resources",
