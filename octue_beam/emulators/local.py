@@ -2,8 +2,8 @@
 
 `with local_emulators() as local:` starts Google's Pub/Sub emulator when `PUBSUB_EMULATOR_HOST` is unset and no
 cloud project is configured, and the Cloud Storage emulator (with the bucket `octue-beam-local`) when
-`STORAGE_EMULATOR_HOST` is unset and we are local (no project configured, or Pub/Sub emulated). Everything started is stopped on exit, on KeyboardInterrupt (the CLI turns
-SIGTERM into one) and at interpreter exit.
+`STORAGE_EMULATOR_HOST` is unset and we are local (no project configured, or Pub/Sub emulated). Everything started
+is stopped on exit, on KeyboardInterrupt (the CLI turns SIGTERM into one) and at interpreter exit.
 """
 
 import atexit
@@ -11,12 +11,13 @@ import contextlib
 import dataclasses
 import logging
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
 
+from octue_beam.emulators.pubsub import PubSubEmulator
+from octue_beam.emulators.storage import StorageEmulator
 from octue_beam.environment import LOCAL_BUCKET, LOCAL_PROJECT, configured_project
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclasses.dataclass
@@ -24,8 +25,8 @@ class LocalEmulators:
     """What `local_emulators` started and the project to use."""
 
     project: str
-    pubsub: Any = None  # PubSubEmulator when started here
-    storage: Any = None  # StorageEmulator when started here
+    pubsub: PubSubEmulator | None = None  # when started here
+    storage: StorageEmulator | None = None  # when started here
     bucket: str | None = None  # the default local bucket when the storage emulator was started here
     _stopped: bool = dataclasses.field(default=False, repr=False)
 
@@ -43,7 +44,7 @@ class LocalEmulators:
             if emulator is not None:
                 try:
                     emulator.stop()
-                except Exception:  # noqa: BLE001 - stop the others anyway
+                except Exception:  # stop the others anyway
                     logger.exception("Could not stop %r.", emulator)
         try:
             atexit.unregister(self.stop)
@@ -59,24 +60,16 @@ def local_emulators(project: str | None = None, storage: bool = True) -> Iterato
     atexit.register(local.stop)
     try:
         if not os.environ.get("PUBSUB_EMULATOR_HOST") and not configured:
-            from octue_beam.emulators.pubsub import PubSubEmulator
-
             local.pubsub = PubSubEmulator().start()
             logger.info("Started the Pub/Sub emulator on %s (project %r).", local.pubsub.host_port, local.project)
         # Local mode (no project, or Pub/Sub emulated): Cloud Storage is emulated too unless already configured.
         local_mode = not configured or bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
         if storage and local_mode and not os.environ.get("STORAGE_EMULATOR_HOST"):
-            try:
-                from octue_beam.emulators.storage import StorageEmulator
-            except ModuleNotFoundError as error:
-                if error.name != "octue_beam.emulators.storage":
-                    raise
-                logger.warning("No Cloud Storage emulator is available, so gs:// datasets will not work locally.")
-            else:
-                local.storage = StorageEmulator(default_bucket=LOCAL_BUCKET, mode="subprocess")  # no GIL sharing with Beam
-                local.storage.start()
-                local.bucket = LOCAL_BUCKET
-                logger.info("Started the Cloud Storage emulator on %s (bucket %r).", local.storage.endpoint, LOCAL_BUCKET)
+            # In a subprocess, so that the emulator does not share the GIL with Beam.
+            local.storage = StorageEmulator(default_bucket=LOCAL_BUCKET, mode="subprocess")
+            local.storage.start()
+            local.bucket = LOCAL_BUCKET
+            logger.info("Started the Cloud Storage emulator on %s (bucket %r).", local.storage.endpoint, LOCAL_BUCKET)
         yield local
     finally:
         local.stop()

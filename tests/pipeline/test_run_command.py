@@ -13,10 +13,14 @@ from octue_beam.answering.seen import SeenSet
 from octue_beam.testing import LocalService
 from tests.support.paths import FIXTURES, REPOSITORY
 
+CONFIGURATION_VARIABLES = (
+    "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT"
+)
+
 
 def _clean_environment() -> dict:
     environment = dict(os.environ)
-    for name in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT"):
+    for name in CONFIGURATION_VARIABLES:
         environment.pop(name, None)
     return environment
 
@@ -29,7 +33,7 @@ def _listening(host_port: str) -> bool:
 
 
 def test_embedded_default_starts_emulators_prints_an_ask_command_and_stops_them(monkeypatch):
-    for name in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT"):
+    for name in CONFIGURATION_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     service = LocalService(FIXTURES / "behaviours", revision_tag="embedded", cwd=REPOSITORY).start()
     try:
@@ -92,7 +96,11 @@ def test_run_with_a_failing_question_exits_1_with_the_remote_error(pubsub_emulat
 def test_the_child_services_tree_runs_with_one_command(pubsub_emulator):
     """The command documented in examples/child-services/README.md: the parent, its two children, one question."""
     # The children's octue.yaml backends name the local project.
-    environment = {**os.environ, "TWINED_SERVICES_TOPIC_NAME": f"test.tree.{uuid.uuid4().hex[:8]}", "GOOGLE_CLOUD_PROJECT": "octue-beam-local"}
+    environment = {
+        **os.environ,
+        "TWINED_SERVICES_TOPIC_NAME": f"test.tree.{uuid.uuid4().hex[:8]}",
+        "GOOGLE_CLOUD_PROJECT": "octue-beam-local",
+    }
     folder = REPOSITORY / "examples" / "child-services"
     completed = subprocess.run(
         [sys.executable, "-m", "octue_beam", "run", "parent-service", "--with", "elevation-service", "--with",

@@ -16,7 +16,9 @@ FRACTAL = Path(__file__).parents[2] / "examples" / "fractal"
 
 
 def ask_local(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "octue_beam", "ask-local", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "octue_beam", "ask-local", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_fractal_example_through_ask_local():
@@ -43,7 +45,10 @@ def test_invalid_input_is_one_paragraph_naming_the_field():
     process = ask_local(str(FRACTAL), "--input-values", '{"width": 1}')
     assert process.returncode == 1
     assert process.stdout == ""
-    assert "InvalidValuesContents: The input_values data is invalid at $.width: 1 is less than the minimum of 2." in process.stderr
+    assert (
+        "InvalidValuesContents: The input_values data is invalid at $.width: 1 is less than the minimum of 2."
+        in process.stderr
+    )
     assert "Traceback" not in process.stderr
 
 
@@ -57,7 +62,8 @@ def test_debug_shows_the_traceback():
 
 
 def test_app_crash(tmp_path):
-    folder = write_service(tmp_path / "crashing", app="def run(analysis):\n    raise ZeroDivisionError('the app divided by zero')\n")
+    app = "def run(analysis):\n    raise ZeroDivisionError('the app divided by zero')\n"
+    folder = write_service(tmp_path / "crashing", app=app)
     process = ask_local(str(folder), "--input-values", "{}")
     assert process.returncode == 1
     assert "ZeroDivisionError: the app divided by zero" in process.stderr
@@ -65,7 +71,8 @@ def test_app_crash(tmp_path):
 
 
 def test_invalid_output(tmp_path):
-    folder = write_service(tmp_path / "bad-output", app="def run(analysis):\n    analysis.output_values = {'nope': 1}\n")
+    app = "def run(analysis):\n    analysis.output_values = {'nope': 1}\n"
+    folder = write_service(tmp_path / "bad-output", app=app)
     process = ask_local(str(folder), "--input-values", "{}")
     assert process.returncode == 1
     assert "output_values data is invalid at $: 'echo' is a required property" in process.stderr
@@ -80,7 +87,8 @@ def test_default_service_dir_is_the_current_folder(tmp_path):
 
 def test_run_locally_returns_the_finalised_analysis(tmp_path):
     folder = write_service(tmp_path / "svc")
-    analysis = octue_beam.run_locally(folder, input_values={"a": [1, 2]}, question_uuid="8ead7669-8162-4f64-8cd5-4abe92509e17")
+    question_uuid = "8ead7669-8162-4f64-8cd5-4abe92509e17"
+    analysis = octue_beam.run_locally(folder, input_values={"a": [1, 2]}, question_uuid=question_uuid)
     assert analysis.finalised
     assert analysis.output_values == {"echo": {"a": [1, 2]}}
     assert analysis.id == "8ead7669-8162-4f64-8cd5-4abe92509e17"
@@ -100,21 +108,24 @@ def test_run_locally_with_the_class_form_and_configuration(tmp_path):
         "input_values_schema": {"type": "object", "optional": True},
         "output_values_schema": {"type": "object"},
     }
-    folder = write_service(tmp_path / "svc", app=app, twine=twine, service={"configuration_values": {"greeting": "hello"}})
+    service = {"configuration_values": {"greeting": "hello"}}
+    folder = write_service(tmp_path / "svc", app=app, twine=twine, service=service)
     assert octue_beam.run_locally(folder).output_values == {"echo": "hello"}
 
 
 def test_invalid_configuration_is_reported_at_load(tmp_path):
     twine = {"configuration_values_schema": {"type": "object", "required": ["greeting"]}, "output_values_schema": {}}
     folder = write_service(tmp_path / "svc", twine=twine, service={"configuration_values": {}})
-    with pytest.raises(exceptions.InvalidValuesContents, match="configuration_values data is invalid at \\$: 'greeting' is a required property"):
+    message = "configuration_values data is invalid at \\$: 'greeting' is a required property"
+    with pytest.raises(exceptions.InvalidValuesContents, match=message):
         octue_beam.run_locally(folder)
 
 
 def test_credentials_are_checked(tmp_path, monkeypatch):
     monkeypatch.delenv("MY_API_KEY", raising=False)
     twine = {"credentials": [{"name": "MY_API_KEY", "purpose": "x"}], "output_values_schema": {}}
-    folder = write_service(tmp_path / "svc", twine=twine, app="import os\ndef run(analysis):\n    analysis.output_values = os.environ['MY_API_KEY']\n")
+    app = "import os\ndef run(analysis):\n    analysis.output_values = os.environ['MY_API_KEY']\n"
+    folder = write_service(tmp_path / "svc", twine=twine, app=app)
     with pytest.raises(exceptions.CredentialNotFound, match="MY_API_KEY"):
         octue_beam.run_locally(folder)
     (folder / ".env").write_text("MY_API_KEY=from-dotenv\n")
@@ -125,9 +136,13 @@ def test_credentials_are_checked(tmp_path, monkeypatch):
 
 
 def test_children_are_built_from_configuration(tmp_path):
-    app = "def run(analysis):\n    analysis.output_values = {key: child.id for key, child in analysis.children.items()}\n"
+    app = (
+        "def run(analysis):\n"
+        "    analysis.output_values = {key: child.id for key, child in analysis.children.items()}\n"
+    )
     twine = {"children": [{"key": "elevation"}], "output_values_schema": {}}
-    children = [{"key": "elevation", "id": "my-org/elevation:1.0.0", "backend": {"name": "GCPPubSubBackend", "project_id": "p"}}]
+    backend = {"name": "GCPPubSubBackend", "project_id": "p"}
+    children = [{"key": "elevation", "id": "my-org/elevation:1.0.0", "backend": backend}]
     folder = write_service(tmp_path / "svc", app=app, twine=twine, service={"children": children})
     assert octue_beam.run_locally(folder).output_values == {"elevation": "my-org/elevation:1.0.0"}
     with pytest.raises(exceptions.InvalidValuesContents, match="No children found matching the key 'elevation'"):

@@ -1,0 +1,63 @@
+"""`octue-beam run [SERVICE_DIR]`: serve a service as a Beam streaming pipeline (the work is in `cli.serving`).
+
+Options this command does not know are Beam pipeline options (and ServiceOptions, e.g. `--heartbeat_interval 5`):
+its parser keeps them in `args.pipeline_args`.
+"""
+
+import argparse
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register the `run` command."""
+    parser = subparsers.add_parser(
+        "run",
+        help="Serve a service: run it as a Beam streaming pipeline answering questions from Pub/Sub.",
+        description=(
+            "Load the service in SERVICE_DIR and run it as a streaming pipeline reading questions for its SRUID from "
+            "Pub/Sub and answering them. Locally (DirectRunner), the Pub/Sub and Cloud Storage emulators are started "
+            "when PUBSUB_EMULATOR_HOST is unset and no project is configured. Any other option is passed to Beam as a "
+            "pipeline option, e.g. --heartbeat_interval 5, --max_concurrent_questions 20, --dead_letter_topic NAME, "
+            "--subscription NAME, --services_topic NAME, --max_message_bytes N, or Dataflow's --region, "
+            "--temp_location, --dry_run True."
+        ),
+        unknown_options_dest="pipeline_args",
+    )
+    parser.add_argument("service_dir", nargs="?", default=".", help="folder of the service's octue.yaml (default: .)")
+    parser.add_argument("--runner", default="DirectRunner", help="DirectRunner (local, default) or DataflowRunner")
+    parser.add_argument(
+        "--revision-tag",
+        "--revision_tag",
+        dest="revision_tag",
+        help="revision tag of the service (default: $OCTUE_SERVICE_REVISION_TAG, else 'local')",
+    )
+    parser.add_argument("--project", help="Google Cloud project (default: the configured one, else local emulators)")
+    parser.add_argument(
+        "--with",
+        dest="companions",
+        action="append",
+        default=[],
+        metavar="OTHER_SERVICE_DIR",
+        help="also serve this service (e.g. a child) in a subprocess on the same emulators; repeatable (local runs "
+        "only)",
+    )
+    parser.add_argument(
+        "--ask",
+        metavar="INPUT_VALUES",
+        help="once the service is ready, ask it one question with these input values (JSON or the path of a JSON "
+        "file), print the answer as JSON, stop everything and exit (local runs only)",
+    )
+    parser.add_argument("--ask-manifest", metavar="FILE", help="input manifest (JSON or a JSON file) for --ask")
+    parser.add_argument(
+        "--ask-timeout", type=float, default=300, help="seconds to wait for the --ask answer (default: 300)"
+    )
+    parser.set_defaults(handler=handle, pipeline_args=[])
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Serve the service (locally until interrupted, or by submitting it to Dataflow)."""
+    # The one deliberate lazy import of Beam: only this command builds a pipeline, and importing `cli.serving` loads
+    # apache_beam (~1.5 s), which `--help` and the other commands must not pay for.
+    from octue_beam.cli import serving
+
+    return serving.serve(args)
