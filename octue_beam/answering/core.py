@@ -21,13 +21,13 @@ from octue_beam.answering.emitting import QuestionEmitter
 from octue_beam.answering.heartbeats import Heartbeats
 from octue_beam.answering.seen import SeenSet
 from octue_beam.answering.values import Answer, Question, Rejection
+from octue_beam.context import routing_logs
 from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging import events
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH, response_attributes
 from octue_beam.messaging.parsing import best_effort_question_attributes
 from octue_beam.messaging.publishing import Publisher
 from octue_beam.resources import cache
-from octue_beam.service.context import routing_logs
 from octue_beam.service.loading import Service, load_service
 from octue_beam.service.running import answer
 

@@ -3,7 +3,8 @@
 - `ask(service_id, input_values, ...)` -> `(answer, question_uuid)`;
 - `ask_multiple(questions, ...)` -> `[(answer, question_uuid), ...]` in question order;
 - `Child(id, ...)` with `ask` and `ask_multiple`;
-- `get_answer(question_uuid)` / `get_events(question_uuid)` / `forget(question_uuid)` for asynchronous questions.
+- `get_answer(question_uuid)` / `get_events(question_uuid)` / `forget(question_uuid)` for asynchronous questions;
+- `registry.resolve_service_id`: a service ID without a revision tag resolved through service registries.
 
 One answer subscription per asking process is shared by all its questions (`answers.AnswerListener`). The live
 objects of a process's asking (publishers, listeners, asynchronous questions) are held by one `AskingSession`

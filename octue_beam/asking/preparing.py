@@ -9,15 +9,15 @@ from typing import Any
 
 from octue_beam import __version__, serialisation
 from octue_beam.asking.questions import AskOptions, Question
+from octue_beam.asking.registry import resolve_service_id
+from octue_beam.context import current_monitor_forwarder
 from octue_beam.environment import LOCAL_PROJECT, configured_project, pubsub_emulator_host
 from octue_beam.exceptions import CloudLocationNotSpecified, FileLocationError, InvalidEvent
 from octue_beam.messaging import events as event_builders
 from octue_beam.messaging.attributes import decode_attributes, encode_attributes, question_attributes
 from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES, validate_event
+from octue_beam.messaging.sruid import random_parent_sruid, split_service_id, validate_sruid
 from octue_beam.resources import Manifest
-from octue_beam.service.context import current_monitor_forwarder
-from octue_beam.service.registry import resolve_service_id
-from octue_beam.service.sruid import random_parent_sruid, split_service_id, validate_sruid
 
 _CLOUD_PREFIXES = ("gs://", "https://", "http://")
 MAX_QUESTION_BYTES = MAX_MESSAGE_BYTES

@@ -13,9 +13,9 @@ import uuid
 from typing import Any
 
 from octue_beam.asking import ask
+from octue_beam.messaging.sruid import to_pub_sub_form
 from octue_beam.processes import stop_process_group
 from octue_beam.service.loading import load_service
-from octue_beam.service.sruid import to_pub_sub_form
 
 READY = "is ready"
 

@@ -1,5 +1,6 @@
 """The wire protocol: attributes, events, parsing/validation, topics, subscriptions and publishing.
 
+- `sruid`: service revision unique identifiers (`namespace/name:revision_tag`): validation, parsing, Pub/Sub form.
 - `attributes`: typed <-> wire attributes, question/response attribute builders.
 - `events`: event body builders.
 - `parsing`: `parse_message`, `validate_event`, `is_addressed_to`, `best_effort_question_attributes`.

@@ -18,7 +18,7 @@ from google.protobuf import duration_pb2
 
 from octue_beam.messaging.attributes import CHILD, PARENT
 from octue_beam.messaging.clients import default_clients, resolve_emulator_host
-from octue_beam.service.sruid import to_pub_sub_form
+from octue_beam.messaging.sruid import to_pub_sub_form
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
-"""Services: octue.yaml configuration, SRUIDs, app loading, the Analysis and answering one question.
+"""Services: octue.yaml configuration, app loading, the Analysis, children and answering one question.
 
-Names are imported lazily so that light modules (e.g. `octue_beam.service.sruid`) can be used without
-importing the data resources and storage clients.
+Names are imported lazily so that importing one submodule (e.g. `octue_beam.service.configuration`) does not
+import the others (the Analysis loads the twine's JSON Schema validators). SRUIDs are `octue_beam.messaging.sruid`,
+service registries `octue_beam.asking.registry`, and the question and log context `octue_beam.context`.
 """
 
 import importlib

@@ -17,8 +17,8 @@ from types import ModuleType
 from typing import Any, Callable, Iterator, Mapping
 
 from octue_beam import serialisation
+from octue_beam.context import current_question, monitor_forwarder_context, question_context
 from octue_beam.exceptions import InvalidValuesContents
-from octue_beam.service.context import current_question, monitor_forwarder_context, question_context
 
 logger = logging.getLogger(__name__)
 

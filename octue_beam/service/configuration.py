@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from octue_beam.exceptions import InvalidServiceConfiguration, InvalidServiceID
-from octue_beam.service import sruid as sruids
+from octue_beam.messaging import sruid as sruids
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ import threading
 from typing import Any, Iterator
 
 from octue_beam import serialisation
+from octue_beam.context import routing_logs
 from octue_beam.messaging.attributes import (
     SAVE_DIAGNOSTICS_MODES,
     SAVE_DIAGNOSTICS_OFF,
@@ -33,7 +34,6 @@ from octue_beam.messaging.attributes import (
 from octue_beam.messaging.events import log_record
 from octue_beam.resources import Manifest, local_metadata
 from octue_beam.service.children import QuestionRecorder
-from octue_beam.service.context import routing_logs
 from octue_beam.storage import client
 from octue_beam.storage.path import name_of
 

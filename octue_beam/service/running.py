@@ -9,11 +9,11 @@ import logging
 import uuid as uuid_module
 from typing import Any, Callable
 
+from octue_beam.context import monitor_forwarder_context, question_context
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH
 from octue_beam.resources import Manifest
 from octue_beam.service.analysis import Analysis
 from octue_beam.service.children import build_children
-from octue_beam.service.context import monitor_forwarder_context, question_context
 from octue_beam.service.diagnostics import Diagnostics
 from octue_beam.service.loading import Service
 

@@ -15,8 +15,8 @@ from typing import Any
 from octue_beam import serialisation
 from octue_beam.asking.logs import emit_log_record
 from octue_beam.asking.remote_errors import remote_exception
+from octue_beam.context import current_monitor_forwarder
 from octue_beam.resources import Manifest
-from octue_beam.service.context import current_monitor_forwarder
 
 logger = logging.getLogger(__name__)
 

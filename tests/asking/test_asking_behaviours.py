@@ -15,8 +15,8 @@ import octue_beam
 from octue_beam import exceptions
 from octue_beam.asking import Child, ask, ask_multiple, default_parent_sruid, forget, get_answer, get_events
 from octue_beam.asking.logs import prefixed_message, split_prefixes
+from octue_beam.context import current_question, monitor_forwarder_context, question_context
 from octue_beam.messaging import events
-from octue_beam.service.context import current_question, monitor_forwarder_context, question_context
 from tests.asking.responder import Responder
 
 PROJECT = "octue-beam-test"

@@ -17,7 +17,7 @@ import google.oauth2.id_token
 import requests
 
 from octue_beam.exceptions import InvalidServiceID, ServiceNotFound
-from octue_beam.service.sruid import split_service_id
+from octue_beam.messaging.sruid import split_service_id
 
 logger = logging.getLogger(__name__)
 
@@ -85,4 +85,6 @@ def _raise_if_revision_not_registered(namespace: str, name: str, revision_tag: s
         if response is not None and response.status_code == 200:
             return
     names = [registry.get("name", registry["endpoint"]) for registry in registries]
-    raise ServiceNotFound(f"The revision {namespace}/{name}:{revision_tag} is not registered in the service registries {names}.")
+    raise ServiceNotFound(
+        f"The revision {namespace}/{name}:{revision_tag} is not registered in the service registries {names}."
+    )

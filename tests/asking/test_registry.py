@@ -7,8 +7,8 @@ import urllib.parse
 
 import pytest
 
+from octue_beam.asking.registry import resolve_service_id
 from octue_beam.exceptions import InvalidServiceID, ServiceNotFound
-from octue_beam.service.registry import resolve_service_id
 
 SERVICES = {"my-org/elevation": {"default": "1.2.0", "tags": {"1.2.0", "1.1.0"}}}
 

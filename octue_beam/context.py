@@ -10,7 +10,8 @@ import contextlib
 import contextvars
 import logging
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 _current_question: contextvars.ContextVar[str | None] = contextvars.ContextVar("octue_beam_question", default=None)
 
@@ -34,7 +35,7 @@ def question_context(question_uuid: str) -> Iterator[None]:
 _monitor_forwarder: contextvars.ContextVar = contextvars.ContextVar("octue_beam_monitor_forwarder", default=None)
 
 
-def current_monitor_forwarder():  # noqa: ANN201 - Callable[[Any], None] | None
+def current_monitor_forwarder() -> Callable[[Any], None] | None:
     """The function that sends a monitor message to the parent of the question being answered here, or None.
 
     `octue_beam.ask` (and `Child.ask`) called without `handle_monitor_message` inside an app pass their child's
@@ -44,7 +45,7 @@ def current_monitor_forwarder():  # noqa: ANN201 - Callable[[Any], None] | None
 
 
 @contextlib.contextmanager
-def monitor_forwarder_context(forward) -> Iterator[None]:  # forward: Callable[[Any], None] | None
+def monitor_forwarder_context(forward: Callable[[Any], None] | None) -> Iterator[None]:
     """Set the monitor forwarder for code run in this context (the answering side wraps the app run in it)."""
     token = _monitor_forwarder.set(forward)
     try:

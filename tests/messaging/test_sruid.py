@@ -1,15 +1,19 @@
 import pytest
 
 from octue_beam.exceptions import InvalidServiceID
-from octue_beam.service import sruid
+from octue_beam.messaging import sruid
 
 
-@pytest.mark.parametrize("value", ["my-org/my-service:1.2.0", "a/b:latest", "a1/b-2:v_1.0-rc.1", "octue/example-service:0.1.0"])
+@pytest.mark.parametrize(
+    "value", ["my-org/my-service:1.2.0", "a/b:latest", "a1/b-2:v_1.0-rc.1", "octue/example-service:0.1.0"]
+)
 def test_valid_sruids(value):
     assert sruid.validate_sruid(value) == value
 
 
-@pytest.mark.parametrize("value", ["my-org/my-service", "My-Org/s:1", "a/b:", "a/b:-1", "a//b:1", "a/b:c:d", "a-/b:1", "a/b:" + "x" * 129])
+@pytest.mark.parametrize(
+    "value", ["my-org/my-service", "My-Org/s:1", "a/b:", "a/b:-1", "a//b:1", "a/b:c:d", "a-/b:1", "a/b:" + "x" * 129]
+)
 def test_invalid_sruids(value):
     with pytest.raises(InvalidServiceID):
         sruid.validate_sruid(value)
