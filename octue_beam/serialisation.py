@@ -35,7 +35,7 @@ def decode_tagged(obj: dict) -> Any:
     """`object_hook` turning tagged objects back into sets and datetimes."""
     kind = obj.get("_type")
     if kind == "set" and "items" in obj:
-        return set(_hashable(item) for item in obj["items"])
+        return {_hashable(item) for item in obj["items"]}
     if kind == "datetime" and "value" in obj:
         return datetime.datetime.fromisoformat(obj["value"])
     return obj

@@ -232,9 +232,16 @@ class Datafile:
     def add_tags(self, tags: dict | None = None, **kwargs: Any) -> None:
         self.tags.update(tags or {}, **kwargs)
 
-    def metadata(self, include_id: bool = True, include_sdk_version: bool = True, use_octue_namespace: bool = True) -> dict:
+    def metadata(
+        self, include_id: bool = True, include_sdk_version: bool = True, use_octue_namespace: bool = True
+    ) -> dict:
         """The metadata as stored (`octue__`-prefixed keys by default)."""
-        metadata: dict[str, Any] = {"id": self.id, "timestamp": self.timestamp, "tags": self.tags, "labels": self.labels}
+        metadata: dict[str, Any] = {
+            "id": self.id,
+            "timestamp": self.timestamp,
+            "tags": self.tags,
+            "labels": self.labels,
+        }
         if not include_id:
             del metadata["id"]
         if include_sdk_version:
@@ -428,7 +435,9 @@ class Datafile:
         self._stored_loaded = True
         return target
 
-    def generate_signed_url(self, expiration: datetime.timedelta | datetime.datetime = datetime.timedelta(days=7)) -> str:
+    def generate_signed_url(
+        self, expiration: datetime.timedelta | datetime.datetime = datetime.timedelta(days=7)
+    ) -> str:
         """A signed URL to read the cloud file (default expiry 7 days). A URL datafile returns its URL."""
         if storage_path.is_url(self._cloud_path):
             return self._cloud_path

@@ -11,7 +11,8 @@ import logging
 import os
 import threading
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from octue_beam import __version__, serialisation
 from octue_beam.exceptions import CloudLocationNotSpecified, InvalidInputException, ReadOnlyResource
@@ -99,12 +100,16 @@ class Dataset:
                 file = os.path.abspath(file)
                 directory, name = os.path.split(file)
                 if directory not in records:
-                    records[directory] = local_metadata.load(os.path.join(directory, METADATA_FILENAME)).get("datafiles") or {}
+                    records[directory] = (
+                        local_metadata.load(os.path.join(directory, METADATA_FILENAME)).get("datafiles") or {}
+                    )
                 return Datafile(file, _stored_metadata=records[directory].get(name) or {})
             return Datafile(file, ignore_stored_metadata=self._ignore_stored_metadata)
         if isinstance(file, dict):
             return Datafile.deserialise(file)
-        raise InvalidInputException(f"A dataset file must be a Datafile, a path or a serialised datafile; got {file!r}.")
+        raise InvalidInputException(
+            f"A dataset file must be a Datafile, a path or a serialised datafile; got {file!r}."
+        )
 
     def _instantiate_from_local_directory(self) -> None:
         root = os.path.abspath(self.path)
@@ -113,7 +118,9 @@ class Dataset:
         for directory, subdirectories, filenames in os.walk(root):
             if not self._recursive:
                 subdirectories[:] = []
-            records = {} if ignore else local_metadata.load(os.path.join(directory, METADATA_FILENAME)).get("datafiles") or {}
+            records = (
+                {} if ignore else local_metadata.load(os.path.join(directory, METADATA_FILENAME)).get("datafiles") or {}
+            )
             for filename in filenames:
                 if filename == METADATA_FILENAME and not self._include_octue_metadata_files:
                     continue
@@ -141,7 +148,10 @@ class Dataset:
                 return
 
         def keep(relative_name: str) -> bool:
-            if relative_name.startswith(SIGNED_METADATA_DIRECTORY + "/") or f"/{SIGNED_METADATA_DIRECTORY}/" in relative_name:
+            if (
+                relative_name.startswith(SIGNED_METADATA_DIRECTORY + "/")
+                or f"/{SIGNED_METADATA_DIRECTORY}/" in relative_name
+            ):
                 return False
             return self._include_octue_metadata_files or not relative_name.endswith(METADATA_FILENAME)
 
@@ -153,7 +163,9 @@ class Dataset:
     def _instantiate_from_url(self) -> None:
         document = urls.get_json(self.path)
         if not isinstance(document, dict) or not isinstance(document.get("files", []), list):
-            raise InvalidInputException(f"The signed-URL dataset at {storage_path.strip_query(self.path)!r} is not a dataset document.")
+            raise InvalidInputException(
+                f"The signed-URL dataset at {storage_path.strip_query(self.path)!r} is not a dataset document."
+            )
         self._cloud_metadata = document
         self._set_metadata(document, include_files=False)
         files_metadata = document.get(FILES_METADATA_KEY)
@@ -167,7 +179,9 @@ class Dataset:
                     storage_path.check_relative_path(known["path_in_dataset"], f"path in dataset of file {index}")
                 info = {
                     "cloud_path": url,
-                    "custom_metadata": {f"octue__{key}": known.get(key) for key in ("id", "timestamp", "tags", "labels") if key in known},
+                    "custom_metadata": {
+                        f"octue__{key}": known.get(key) for key in ("id", "timestamp", "tags", "labels") if key in known
+                    },
                     "crc32c": known.get("crc32c"),
                     "size": known.get("size"),
                     "updated": None,
@@ -375,7 +389,9 @@ class Dataset:
             raise CloudLocationNotSpecified(f"Cannot upload {self!r} to {target!r}: give a gs:// path.")
         target = target.rstrip("/")
         jobs = [(file, storage_path.join(target, self._relative_path(file))) for file in self._files]
-        run_in_threads(lambda job: job[0].upload(job[1], update_cloud_metadata=update_cloud_metadata), jobs, "Uploading")
+        run_in_threads(
+            lambda job: job[0].upload(job[1], update_cloud_metadata=update_cloud_metadata), jobs, "Uploading"
+        )
         self.path = target
         if update_cloud_metadata:
             self.update_cloud_metadata()
@@ -385,8 +401,12 @@ class Dataset:
         """Download every cloud file (in parallel threads) into `local_directory` (default: a new cache folder),
         keeping paths relative to the dataset; refuses paths that would leave that folder. Returns the folder."""
         if not self.exists_in_cloud:
-            raise CloudLocationNotSpecified(f"{self!r} is local (path {self.path!r}); only cloud datasets can be downloaded.")
-        directory = os.path.abspath(local_directory) if local_directory else cache.new_directory(_safe_folder_name(self.name))
+            raise CloudLocationNotSpecified(
+                f"{self!r} is local (path {self.path!r}); only cloud datasets can be downloaded."
+            )
+        directory = (
+            os.path.abspath(local_directory) if local_directory else cache.new_directory(_safe_folder_name(self.name))
+        )
         os.makedirs(directory, exist_ok=True)
         jobs = []
         for file in self.files:
@@ -407,20 +427,29 @@ class Dataset:
         if storage_path.is_cloud_uri(self.path):
             prefix = self.path.rstrip("/") + "/"
             new_cloud_path = storage_path.join(self.path, relative)
-            if not (datafile.cloud_path and (datafile.cloud_path == new_cloud_path or datafile.cloud_path.startswith(prefix))):
+            if not (
+                datafile.cloud_path
+                and (datafile.cloud_path == new_cloud_path or datafile.cloud_path.startswith(prefix))
+            ):
                 datafile.upload(new_cloud_path)
         else:
             root = os.path.abspath(self.path)
             new_local_path = storage_path.safe_local_join(root, relative, "path in dataset")
             if datafile.exists_locally:
                 current = datafile._local_path
-                if current != new_local_path and not current.startswith(os.path.realpath(root) + os.sep) and not current.startswith(root + os.sep):
+                if (
+                    current != new_local_path
+                    and not current.startswith(os.path.realpath(root) + os.sep)
+                    and not current.startswith(root + os.sep)
+                ):
                     datafile.local_path = new_local_path
             else:
                 datafile.download(new_local_path)
         self._files.add(datafile)
 
-    def generate_signed_url(self, expiration: datetime.timedelta | datetime.datetime = datetime.timedelta(days=7)) -> str:
+    def generate_signed_url(
+        self, expiration: datetime.timedelta | datetime.datetime = datetime.timedelta(days=7)
+    ) -> str:
         """A signed URL to a JSON document describing the dataset with signed URLs to its files (Octue's format,
         plus each file's metadata so readers need no request per file)."""
         if storage_path.is_url(self.path):

@@ -7,8 +7,10 @@ numbers, strings, iterables, label sets, booleans/None and datetimes. Items lack
 
 import collections.abc
 import datetime
+import itertools
 import numbers
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from octue_beam.exceptions import BrokenSequenceException, InvalidInputException, UnexpectedNumberOfResultsException
 from octue_beam.resources.labels import LabelSet
@@ -215,7 +217,7 @@ class FilterContainer:
                 f"{check_start_value!r} (items: {list(results)!r})."
             )
         if check_constant_increment is not None:
-            for previous, following in zip(values, values[1:]):
+            for previous, following in itertools.pairwise(values):
                 if following - previous != check_constant_increment:
                     raise BrokenSequenceException(
                         f"The values of {attribute_name!r} do not increase by {check_constant_increment!r}: "

@@ -9,7 +9,8 @@ import copy
 import logging
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from octue_beam import serialisation
 

@@ -32,7 +32,9 @@ def check_url(url: str, where: str) -> None:
     elif parsed.scheme == "http" and _emulator_netloc() and parsed.netloc == _emulator_netloc():
         pass
     else:
-        raise UnsafePath(f"{where}: only https:// signed URLs are accepted from a remote manifest, not {_short(url)!r}.")
+        raise UnsafePath(
+            f"{where}: only https:// signed URLs are accepted from a remote manifest, not {_short(url)!r}."
+        )
     if not parsed.netloc:
         raise UnsafePath(f"{where}: the URL {_short(url)!r} has no host.")
     _check_segments(urllib.parse.unquote(parsed.path), where, _short(url))
@@ -90,8 +92,12 @@ def check_remote_primitive(primitive: Any, allow_local_paths: bool = False) -> N
             raise UnsafePath(f"{where}: 'files' must be a list of paths.")
         for file in files:
             if not isinstance(file, str):
-                raise UnsafePath(f"{where}: files must be given as gs:// paths or https:// URLs, not {type(file).__name__}.")
-            check_cloud_path(file, f"{where}, file {file!r}" if not storage_path.is_url(file) else where, allow_local_paths)
+                raise UnsafePath(
+                    f"{where}: files must be given as gs:// paths or https:// URLs, not {type(file).__name__}."
+                )
+            check_cloud_path(
+                file, f"{where}, file {file!r}" if not storage_path.is_url(file) else where, allow_local_paths
+            )
 
 
 def check_remote_manifest(manifest: Any, allow_local_paths: bool = False) -> Any:
@@ -104,7 +110,9 @@ def check_remote_manifest(manifest: Any, allow_local_paths: bool = False) -> Any
             if file.exists_in_cloud:
                 check_cloud_path(file.cloud_path, where, allow_local_paths)
             elif not allow_local_paths:
-                raise UnsafePath(f"{where}: the file {file.name!r} is local; remote manifests may only name cloud files.")
+                raise UnsafePath(
+                    f"{where}: the file {file.name!r} is local; remote manifests may only name cloud files."
+                )
             if file._local_path and not allow_local_paths:
                 if not cache.is_in_cache(file._local_path):
                     raise UnsafePath(f"{where}: the file {file.name!r} names the local path {file._local_path!r}.")

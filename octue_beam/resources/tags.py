@@ -1,7 +1,8 @@
 """Tags: a dict of named JSON values whose names match `^[a-z0-9][a-z0-9_]*$` (not ending in `_`)."""
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from octue_beam.exceptions import InvalidTagException
 

@@ -3,7 +3,8 @@
 import concurrent.futures
 import contextvars
 import sys
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from tqdm import tqdm
 
@@ -28,7 +29,9 @@ def run_in_threads(function: Callable[[Any], Any], items: Iterable, description:
                 if progress is not None:
                     progress.update(1)
             return results
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="octue-beam-transfer") as pool:
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="octue-beam-transfer"
+        ) as pool:
             # Each task runs in a copy of the caller's context (e.g. its cache scope).
             context = contextvars.copy_context()
             futures = {pool.submit(context.copy().run, function, item): index for index, item in enumerate(items)}

@@ -8,9 +8,10 @@ only `None` counts as "no output" (`0`, `[]`, `{}` are outputs), and output data
 import logging
 import threading
 import uuid as uuid_module
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from octue_beam import exceptions, serialisation
+from octue_beam import serialisation
 from octue_beam.messaging import events
 from octue_beam.resources.hashing import hash_value
 from octue_beam.twine import Twine
@@ -87,7 +88,7 @@ class Analysis:
             while not stop.wait(period):
                 try:
                     self.send_monitor_message(create_monitor_message())
-                except Exception:  # noqa: BLE001 - a failing monitor must not kill the analysis
+                except Exception:  # a failing monitor must not kill the analysis
                     logger.exception("Periodic monitor message failed.")
 
         threading.Thread(target=repeat, name=f"monitor-{self.id[:8]}", daemon=True).start()

@@ -7,8 +7,8 @@ import hashlib
 import importlib.util
 import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from octue_beam.exceptions import InvalidApp
 
@@ -31,7 +31,10 @@ def _entrypoint(module: object, path: Path) -> Callable:
         return run_app
     if has_run:
         return run
-    raise InvalidApp(f"{path} has no entrypoint: define a function 'run(analysis)' or a class 'App' with '__init__(self, analysis)' and 'run(self)'.")
+    raise InvalidApp(
+        f"{path} has no entrypoint: define a function 'run(analysis)' or a class 'App' with "
+        "'__init__(self, analysis)' and 'run(self)'."
+    )
 
 
 def load_app(app_source_path: str | Path) -> Callable[[object], None]:
@@ -40,7 +43,9 @@ def load_app(app_source_path: str | Path) -> Callable[[object], None]:
     if path.is_dir():
         path = path / "app.py"
     if not path.is_file():
-        raise InvalidApp(f"No app found at {str(path)!r}: a service needs an app.py (see app_source_path in octue.yaml).")
+        raise InvalidApp(
+            f"No app found at {str(path)!r}: a service needs an app.py (see app_source_path in octue.yaml)."
+        )
     path = path.resolve()
     folder_name = "".join(c if c.isalnum() else "_" for c in path.parent.name)
     module_name = f"app_{folder_name}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"

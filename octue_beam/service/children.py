@@ -13,8 +13,9 @@ import contextlib
 import logging
 import threading
 import uuid as uuid_module
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from octue_beam import serialisation
 from octue_beam.context import current_question, monitor_forwarder_context, question_context
@@ -127,7 +128,7 @@ class AppChild:
             for question in questions:
                 try:
                     results.append(self.ask(**question))
-                except Exception as error:  # noqa: BLE001 - returned in place of the answer when not raising
+                except Exception as error:  # returned in place of the answer when not raising
                     if raise_errors:
                         raise
                     results.append((error, question.get("question_uuid")))

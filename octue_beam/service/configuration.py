@@ -62,7 +62,9 @@ class ServiceConfiguration:
         return sruids.create_sruid(self.namespace, self.name, self.revision_tag)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike | None = None, *, revision_tag: str | None = None) -> "ServiceConfiguration":
+    def from_file(
+        cls, path: str | os.PathLike | None = None, *, revision_tag: str | None = None
+    ) -> "ServiceConfiguration":
         return load_service_configuration(path, revision_tag=revision_tag)
 
 
@@ -93,14 +95,18 @@ def _read_app_configuration(path: Path, source: Path) -> dict:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except FileNotFoundError:
-        raise _fail(source, "app_configuration_path", f"the app configuration file {str(path)!r} does not exist") from None
+        raise _fail(
+            source, "app_configuration_path", f"the app configuration file {str(path)!r} does not exist"
+        ) from None
     except json.JSONDecodeError as error:
         raise InvalidServiceConfiguration(f"{path}: not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidServiceConfiguration(f"{path}: the app configuration must be a JSON object")
     unknown = sorted(set(data) - set(APP_CONFIGURATION_KEYS))
     if unknown:
-        logger.warning("%s: ignoring unknown app configuration keys %s (known: %s).", path, unknown, list(APP_CONFIGURATION_KEYS))
+        logger.warning(
+            "%s: ignoring unknown app configuration keys %s (known: %s).", path, unknown, list(APP_CONFIGURATION_KEYS)
+        )
     return {key: data[key] for key in APP_CONFIGURATION_KEYS if key in data}
 
 
@@ -126,7 +132,11 @@ def load_service_configuration(
 
     services = document.get("services") if isinstance(document, dict) else None
     if not isinstance(services, list) or not services or not isinstance(services[0], dict):
-        raise _fail(source, "services", "must be a non-empty list of service mappings ('services: [{namespace: ..., name: ...}]')")
+        raise _fail(
+            source,
+            "services",
+            "must be a non-empty list of service mappings ('services: [{namespace: ..., name: ...}]')",
+        )
     if len(services) > 1:
         logger.warning("%s: only the first of the %d services is used.", source, len(services))
     raw = dict(services[0])
@@ -140,7 +150,9 @@ def load_service_configuration(
     for key, env in (("namespace", "OCTUE_SERVICE_NAMESPACE"), ("name", "OCTUE_SERVICE_NAME")):
         if os.environ.get(env):
             if raw.get(key) and raw[key] != os.environ[env]:
-                logger.warning("%s: the service %s %r is overridden by $%s=%r.", source, key, raw[key], env, os.environ[env])
+                logger.warning(
+                    "%s: the service %s %r is overridden by $%s=%r.", source, key, raw[key], env, os.environ[env]
+                )
             raw[key] = os.environ[env]
         if not raw.get(key):
             raise _fail(source, key, f"missing; every service needs a {key} (or set ${env})")
@@ -163,7 +175,12 @@ def load_service_configuration(
     if raw.get("app_configuration_path") is not None:
         for key, value in _read_app_configuration(raw["app_configuration_path"], source).items():
             if key in raw:
-                logger.warning("%s: %s is set in both octue.yaml and %s; using octue.yaml's.", source, key, raw["app_configuration_path"])
+                logger.warning(
+                    "%s: %s is set in both octue.yaml and %s; using octue.yaml's.",
+                    source,
+                    key,
+                    raw["app_configuration_path"],
+                )
                 continue
             raw[key] = value
 
@@ -173,11 +190,19 @@ def load_service_configuration(
         try:
             raw["configuration_manifest"] = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as error:
-            raise _fail(source, "configuration_manifest", f"cannot read the manifest file {str(path)!r}: {error}") from None
+            raise _fail(
+                source, "configuration_manifest", f"cannot read the manifest file {str(path)!r}: {error}"
+            ) from None
 
     output_location = raw.get("output_location")
-    if output_location is not None and not (isinstance(output_location, str) and OUTPUT_LOCATION_PATTERN.match(output_location)):
-        raise _fail(source, "output_location", f"{output_location!r} must be a Cloud Storage path matching {OUTPUT_LOCATION_PATTERN.pattern}")
+    if output_location is not None and not (
+        isinstance(output_location, str) and OUTPUT_LOCATION_PATTERN.match(output_location)
+    ):
+        raise _fail(
+            source,
+            "output_location",
+            f"{output_location!r} must be a Cloud Storage path matching {OUTPUT_LOCATION_PATTERN.pattern}",
+        )
     for key in ("delete_local_files", "use_signed_urls_for_output_datasets"):
         if key in raw and not isinstance(raw[key], bool):
             raise _fail(source, key, f"must be true or false, not {raw[key]!r}")

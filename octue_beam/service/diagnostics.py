@@ -20,8 +20,8 @@ import contextlib
 import copy
 import logging
 import os
-import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from octue_beam import serialisation
 from octue_beam.context import routing_logs
@@ -49,7 +49,9 @@ ALL_FILES = tuple(f"{name}.json" for name in (*VALUES_FILES, *MANIFEST_FILES)) +
 
 def check_mode(save_diagnostics: str) -> str:
     if save_diagnostics not in SAVE_DIAGNOSTICS_MODES:
-        raise ValueError(f"save_diagnostics must be one of {', '.join(SAVE_DIAGNOSTICS_MODES)}; got {save_diagnostics!r}.")
+        raise ValueError(
+            f"save_diagnostics must be one of {', '.join(SAVE_DIAGNOSTICS_MODES)}; got {save_diagnostics!r}."
+        )
     return save_diagnostics
 
 
@@ -59,7 +61,9 @@ def check_mode(save_diagnostics: str) -> str:
 class Diagnostics:
     """What one question's answer depends on, and uploading it when the mode asks for it."""
 
-    def __init__(self, cloud_path: str | None, question_uuid: str, save_diagnostics: str = SAVE_DIAGNOSTICS_ON_CRASH) -> None:
+    def __init__(
+        self, cloud_path: str | None, question_uuid: str, save_diagnostics: str = SAVE_DIAGNOSTICS_ON_CRASH
+    ) -> None:
         self.cloud_path = cloud_path
         self.question_uuid = question_uuid
         self.mode = check_mode(save_diagnostics)
@@ -100,7 +104,10 @@ class Diagnostics:
             return None
         if not self.cloud_path:
             log = logger.warning if self.mode == SAVE_DIAGNOSTICS_ON else logger.debug
-            log("Diagnostics of question %s not saved: the service has no diagnostics_cloud_path in octue.yaml.", self.question_uuid)
+            log(
+                "Diagnostics of question %s not saved: the service has no diagnostics_cloud_path in octue.yaml.",
+                self.question_uuid,
+            )
             return None
         return self.upload()
 
@@ -111,17 +118,37 @@ class Diagnostics:
             return None
         failures = 0
         for name in VALUES_FILES:
-            failures += not _try(f"{name}.json", destination, lambda name=name: _upload_json(getattr(self, name), f"{destination}/{name}.json"))
+            failures += not _try(
+                f"{name}.json",
+                destination,
+                lambda name=name: _upload_json(getattr(self, name), f"{destination}/{name}.json"),
+            )
         for name in MANIFEST_FILES:
-            failures += not _try(f"{name}.json", destination, lambda name=name: _upload_manifest(getattr(self, name), destination, name))
-        failures += not _try(QUESTIONS_FILE, destination, lambda: _upload_json(self.questions.questions, f"{destination}/{QUESTIONS_FILE}"))
-        failures += not _try(LOGS_FILE, destination, lambda: _upload_json(list(self.logs), f"{destination}/{LOGS_FILE}"))
+            failures += not _try(
+                f"{name}.json", destination, lambda name=name: _upload_manifest(getattr(self, name), destination, name)
+            )
+        failures += not _try(
+            QUESTIONS_FILE,
+            destination,
+            lambda: _upload_json(self.questions.questions, f"{destination}/{QUESTIONS_FILE}"),
+        )
+        failures += not _try(
+            LOGS_FILE, destination, lambda: _upload_json(list(self.logs), f"{destination}/{LOGS_FILE}")
+        )
         if failures:
-            logger.warning("Diagnostics of question %s saved to %s with %d part(s) missing.", self.question_uuid, destination, failures)
+            logger.warning(
+                "Diagnostics of question %s saved to %s with %d part(s) missing.",
+                self.question_uuid,
+                destination,
+                failures,
+            )
         else:
             logger.info(
                 "Diagnostics of question %s saved to %s. Get them with `python -m octue_beam diagnostics %s "
-                "--download-datasets`.", self.question_uuid, destination, destination,
+                "--download-datasets`.",
+                self.question_uuid,
+                destination,
+                destination,
             )
         return destination
 
@@ -131,7 +158,9 @@ def _try(what: str, destination: str, upload: Any) -> bool:
         upload()
         return True
     except Exception as error:  # noqa: BLE001 - diagnostics must never replace the question's own error
-        logger.error("Could not save %s of the diagnostics to %s: %s: %s", what, destination, type(error).__name__, error)
+        logger.error(
+            "Could not save %s of the diagnostics to %s: %s: %s", what, destination, type(error).__name__, error
+        )
         return False
 
 
@@ -159,7 +188,9 @@ def _upload_manifest(manifest: Any, destination: str, name: str) -> None:
             duplicate = copy.deepcopy(dataset)
             datasets[key] = duplicate.upload(target)
         except Exception as error:  # noqa: BLE001 - keep the original path and go on with the other datasets
-            logger.error("Could not copy dataset %r of the %s to %s: %s: %s", key, name, target, type(error).__name__, error)
+            logger.error(
+                "Could not copy dataset %r of the %s to %s: %s: %s", key, name, target, type(error).__name__, error
+            )
             datasets[key] = dataset.path
     _upload_json({"id": manifest.id, "name": manifest.name, "datasets": datasets}, f"{destination}/{name}.json")
 
@@ -187,7 +218,9 @@ def download_diagnostics(cloud_path: str, local_path: str | os.PathLike = ".", d
         with open(os.path.join(directory, file_name), "wb") as f:
             f.write(data)
     if not found:
-        raise FileNotFoundError(f"No diagnostics were found at {cloud_path!r} (expected files such as {', '.join(ALL_FILES[:5])}).")
+        raise FileNotFoundError(
+            f"No diagnostics were found at {cloud_path!r} (expected files such as {', '.join(ALL_FILES[:5])})."
+        )
     if download_datasets:
         for name in MANIFEST_FILES:
             _download_manifest_datasets(directory, name)

@@ -5,8 +5,9 @@ The pipeline does this once per worker (in `DoFn.setup`), not once per question 
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from octue_beam.resources import Manifest
 from octue_beam.service.app_loading import load_app
@@ -73,7 +74,9 @@ def load_service(
     if check_credentials and "credentials" in twine.available_strands:
         if project:
             populate_from_secret_manager([c["name"] for c in twine.credentials], project)
-        twine.validate_credentials(dotenv_path=str(configuration.directory / ".env") if (configuration.directory / ".env").is_file() else None)
+        twine.validate_credentials(
+            dotenv_path=str(configuration.directory / ".env") if (configuration.directory / ".env").is_file() else None
+        )
 
     return Service(
         configuration=configuration,

@@ -1,11 +1,12 @@
 """Running a service's app once, locally, with no Pub/Sub: `run_locally` and the `ask-local` command."""
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from octue_beam.service.analysis import Analysis
-from octue_beam.service.running import answer
 from octue_beam.service.loading import load_service
+from octue_beam.service.running import answer
 
 
 def run_locally(

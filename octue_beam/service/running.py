@@ -7,7 +7,8 @@ raises (after saving diagnostics when asked to); turning failures into `exceptio
 import contextlib
 import logging
 import uuid as uuid_module
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from octue_beam.context import monitor_forwarder_context, question_context
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH
