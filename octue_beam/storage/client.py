@@ -1,6 +1,7 @@
 """The one Cloud Storage client everything uses, and the few operations octue_beam needs.
 
-`get_storage_client()` returns a `google.cloud.storage.Client`, cached per process (creation is locked). When
+`get_storage_client()` returns a `google.cloud.storage.Client` from the process's `StorageClients` (one per
+project and emulator address; `default_clients()` / `use_clients()` reach and replace it, e.g. in tests). When
 `STORAGE_EMULATOR_HOST` is set (the local emulator), it uses anonymous credentials and a placeholder project, so
 nothing needs real credentials locally. Signed URLs against the emulator are signed with a throwaway RSA key made
 in-process (the emulator does not check signatures).
@@ -27,9 +28,6 @@ logger = logging.getLogger(__name__)
 
 EMULATOR_HOST_VARIABLE = "STORAGE_EMULATOR_HOST"
 
-_lock = threading.Lock()
-_clients: dict[tuple, Any] = {}
-_emulator_signer: Any = None
 
 
 def emulator_host() -> str | None:
@@ -40,21 +38,58 @@ def emulator_host() -> str | None:
     return host if host.startswith("http") else f"http://{host}"
 
 
-def get_storage_client(project: str | None = None) -> Any:
-    """The process-wide `google.cloud.storage.Client` (one per project and emulator address; thread-safe)."""
-    host = emulator_host()
-    if project is None:
-        project = configured_project()
-    key = (project, host)
-    client = _clients.get(key)
-    if client is not None:
+class StorageClients:
+    """The Cloud Storage clients of a process, one per (project, emulator address), and the emulator's signer."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str | None, str | None], Any] = {}
+        self._signer: Any = None
+        self._lock = threading.Lock()
+
+    def get(self, project: str | None = None) -> Any:
+        """The client for `project` (default: the configured one) on the current emulator address, or Cloud Storage."""
+        host = emulator_host()
+        key = (configured_project() if project is None else project, host)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = _make_client(*key)
         return client
-    with _lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _make_client(project, host)
-            _clients[key] = client
-    return client
+
+    def emulator_signer(self) -> Any:
+        """Service-account credentials with a throwaway RSA key, made once (signing URLs on the emulator only)."""
+        with self._lock:
+            if self._signer is None:
+                self._signer = _emulator_signing_credentials()
+            return self._signer
+
+    def clear(self) -> None:
+        """Forget the clients (e.g. after the emulator address changed); they are made again when next used."""
+        with self._lock:
+            self._clients.clear()
+
+
+_default = StorageClients()
+
+
+def default_clients() -> StorageClients:
+    """The process's shared Cloud Storage clients (used by every function of this module)."""
+    return _default
+
+
+def use_clients(clients: StorageClients) -> StorageClients:
+    """Make `clients` the process's shared clients; return the previous ones (e.g. to restore them in a test)."""
+    global _default
+    previous, _default = _default, clients
+    return previous
+
+
+def get_storage_client(project: str | None = None) -> Any:
+    """The process's `google.cloud.storage.Client` for `project` (one per project and emulator address)."""
+    return _default.get(project)
 
 
 def _make_client(project: str | None, host: str | None) -> Any:
@@ -89,8 +124,7 @@ def _with_larger_pool(client: Any) -> Any:
 
 def reset_clients() -> None:
     """Forget cached clients (e.g. after the emulator address changed)."""
-    with _lock:
-        _clients.clear()
+    _default.clear()
 
 
 def _blob(cloud_path: str) -> Any:
@@ -308,7 +342,7 @@ def generate_signed_url(
     try:
         if host:
             return blob.generate_signed_url(
-                version="v4", expiration=expiration, method=method, credentials=_emulator_signing_credentials(),
+                version="v4", expiration=expiration, method=method, credentials=_default.emulator_signer(),
                 api_access_endpoint=host,
             )
         credentials = get_storage_client()._credentials
@@ -332,30 +366,25 @@ def generate_signed_url(
 
 
 def _emulator_signing_credentials() -> Any:
-    """Service-account credentials with a throwaway RSA key, made once per process (emulator only)."""
-    global _emulator_signer
-    with _lock:
-        if _emulator_signer is None:
-            # Lazy: only signing against the emulator needs them.
-            from cryptography.hazmat.primitives import serialization
-            from cryptography.hazmat.primitives.asymmetric import rsa
-            from google.oauth2 import service_account
+    # Lazy: only signing against the emulator needs them.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from google.oauth2 import service_account
 
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            pem = key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ).decode()
-            info = {
-                "type": "service_account",
-                "project_id": LOCAL_PROJECT,
-                "private_key_id": "emulator",
-                "private_key": pem,
-                "client_email": f"emulator@{LOCAL_PROJECT}.iam.gserviceaccount.com",
-                "client_id": "0",
-                "token_uri": "https://oauth2.googleapis.com/token",
-            }
-            _emulator_signer = service_account.Credentials.from_service_account_info(info)
-    return _emulator_signer
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": LOCAL_PROJECT,
+        "private_key_id": "emulator",
+        "private_key": pem,
+        "client_email": f"emulator@{LOCAL_PROJECT}.iam.gserviceaccount.com",
+        "client_id": "0",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return service_account.Credentials.from_service_account_info(info)
 
 
 def loads_metadata_json(text: str | bytes) -> Any:
