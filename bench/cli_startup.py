@@ -9,12 +9,22 @@ N runs) for each command, and whether it imports apache_beam (from `python -X im
 
 Each command runs with the checkout as its working folder, so `-m octue_beam` imports that checkout's package.
 
-Measured on the 2-core machine (Python 3.11.7, apache-beam 2.77, median of 15 runs, interleaved, while other test
-suites ran on the same machine), before = commit 52d78a5 (the single `cli.py`, whose parser set-up imported every
-command module and through them the pipeline package), after = the `octue_beam/cli/` package:
+Measured on the 2-core machine (Python 3.11.7, apache-beam 2.77; 15 runs per command, before and after interleaved),
+before = commit 52d78a5 (the single `cli.py`, whose parser set-up imported every command module and through them
+the pipeline package and Beam), after = the `octue_beam/cli/` package. Other test suites ran on the machine at the
+same time (load average 2 to 5 on 2 cores), so the medians are noisy; the minimums are the quiet-machine figures.
+Wall time in seconds, median (min):
 
-    command                before   beam    after   beam
-    --help                 see the report of the run below
+    command                before          after           apache_beam imported
+    --help                 2.23 (1.88)     0.16 (0.12)     before: yes, after: no
+    run --help             2.67 (2.15)     0.22 (0.11)     before: yes, after: no
+    ask --help             2.42 (1.83)     0.17 (0.11)     before: yes, after: no
+    ask-local --help       2.28 (1.93)     0.12 (0.11)     before: yes, after: no
+    diagnostics --help     4.48 (2.76)     0.28 (0.11)     before: yes, after: no
+
+A second run under heavier load gave the same picture (`ask --help`: 3.22 (1.93) before, 0.23 (0.17) after). The
+commands themselves: `ask`, `ask-local` and `diagnostics` import what does their work when they run (the Pub/Sub
+client, the data resources), never Beam; `run` imports Beam in its handler (tests/test_cli_imports.py checks both).
 """
 
 import argparse
