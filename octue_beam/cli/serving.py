@@ -23,6 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from octue_beam.asking import ask
+from octue_beam.asking.session import close_listeners
 from octue_beam.cli.arguments import load_json_argument
 from octue_beam.cli.signals import sigterm_as_keyboard_interrupt
 from octue_beam.emulators.local import LocalEmulators, local_emulators
@@ -174,6 +175,8 @@ def _ask_once(plan: ServicePlan, question: dict, timeout: float) -> int:
     except Exception as error:  # noqa: BLE001 - reported as the command's one-paragraph error
         print(f"octue-beam run: the question failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         return 1
+    finally:
+        close_listeners()  # delete the answer subscription before the emulators stop (exit skips atexit)
     manifest = answer.get("output_manifest")
     output = {
         "question_uuid": question_uuid,
