@@ -11,6 +11,15 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
+from octue_beam.environment import LOCAL_PROJECT, configured_project
+from octue_beam.messaging.pubsub import (
+    parse_subscription,
+    parse_topic,
+    service_subscription_name,
+    subscription_path,
+    topic_path,
+)
+from octue_beam.pipeline.local_reads import set_local_pull_size
 from octue_beam.pipeline.options import ServiceOptions, revision_tag_from
 from octue_beam.pipeline.runners import DATAFLOW_RUNNER, LOCAL_RUNNER, select_runner
 from octue_beam.pipeline.transforms import (
@@ -21,9 +30,6 @@ from octue_beam.pipeline.transforms import (
     RejectMessages,
     WriteDeadLetters,
 )
-from octue_beam.environment import LOCAL_PROJECT, configured_project
-from octue_beam.messaging.pubsub import parse_subscription, parse_topic, service_subscription_name
-from octue_beam.pipeline.local_reads import set_local_pull_size
 from octue_beam.pipeline.worker import PublisherFactory, ServiceWorkers, WorkerConfig, pubsub_publisher
 from octue_beam.service.loading import load_service
 
@@ -50,11 +56,11 @@ class ServicePlan:
 
     @property
     def topic_path(self) -> str:
-        return f"projects/{self.topic_project}/topics/{self.topic_name}"
+        return topic_path(self.topic_project, self.topic_name)
 
     @property
     def subscription_path(self) -> str:
-        return f"projects/{self.subscription_project}/subscriptions/{self.subscription_name}"
+        return subscription_path(self.subscription_project, self.subscription_name)
 
 
 def _project(options: PipelineOptions) -> str:
@@ -76,7 +82,7 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
     dead_letter = None
     if service_options.dead_letter_topic:
         dead_project, dead_name = parse_topic(service_options.dead_letter_topic, project)
-        dead_letter = f"projects/{dead_project}/topics/{dead_name}"
+        dead_letter = topic_path(dead_project, dead_name)
 
     dataflow = runner == DATAFLOW_RUNNER
     id_label = service_options.use_id_label
@@ -85,14 +91,16 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
     elif id_label.lower() in ("", "none", "off", "false"):
         id_label = None
     elif not dataflow:
-        raise ValueError(f"--use_id_label={id_label!r} needs the DataflowRunner: the local runner does not support id_label.")
+        raise ValueError(
+            f"--use_id_label={id_label!r} needs the DataflowRunner: the local runner does not support id_label."
+        )
 
     worker = WorkerConfig(
         service_dir=service_dir,
         sruid=service.sruid,
         project=project,
         revision_tag=revision_tag,
-        services_topic=f"projects/{topic_project}/topics/{topic_name}",
+        services_topic=topic_path(topic_project, topic_name),
         heartbeat_interval=float(service_options.heartbeat_interval),
         max_concurrent_questions=int(service_options.max_concurrent_questions),
         max_message_bytes=int(service_options.max_message_bytes),
