@@ -10,9 +10,10 @@ same handle: Beam keeps alive only the object of the handle acquired last.
 
 import dataclasses
 import logging
+import os
 import threading
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 from apache_beam.utils.shared import Shared
 
@@ -84,6 +85,7 @@ class ServiceWorker:
             seen=SeenSet(config.seen_capacity, config.seen_ttl),
         )
         self.runner = QuestionRunner(self.answerer, config.max_concurrent_questions)
+        logger.info("Worker of %s ready in process %d.", config.sruid, os.getpid())
         self._dead_letter_publishers: dict[str, Publisher] = {}
         self._lock = threading.Lock()
         # Release the threads and clients when Beam drops the worker (or on `close()`), never while it is in use.
@@ -111,7 +113,7 @@ def _close(runner: QuestionRunner, answerer: Answerer, publisher: Publisher, oth
     for each in (publisher, *others.values()):
         try:
             each.close()
-        except Exception:  # noqa: BLE001 - closing is best effort
+        except Exception:  # closing is best effort
             logger.exception("Could not close a publisher.")
 
 
