@@ -125,7 +125,7 @@ class CpuMeter:
         times = os.times()
         return {"asker": times.user + times.system, **{k: process_tree_cpu(v) for k, v in self.pids.items()}}
 
-    def measure(self, function, *args):  # noqa: ANN001, ANN201
+    def measure(self, function, *args):
         before, start = self.snapshot(), time.perf_counter()
         result = function(*args)
         after, elapsed = self.snapshot(), time.perf_counter() - start
@@ -189,7 +189,7 @@ class RawAsker:
             flow_control=pubsub_v1.types.FlowControl(max_messages=5000),
         )
 
-    def _receive(self, message) -> None:  # noqa: ANN001
+    def _receive(self, message) -> None:
         message.ack()
         if message.attributes.get("recipient") != self.parent or b'"result"' not in message.data:
             return
@@ -280,7 +280,7 @@ def unordered_answer_subscriptions() -> None:
 
     original = pubsub.ensure_subscription
 
-    def ensure(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def ensure(*args, **kwargs):
         if ".answers." in args[1]:
             kwargs["enable_message_ordering"] = False
         return original(*args, **kwargs)

@@ -30,8 +30,8 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from octue_beam import Dataset, Manifest  # noqa: E402
-from octue_beam.resources import local_metadata  # noqa: E402
+from octue_beam import Dataset, Manifest
+from octue_beam.resources import local_metadata
 
 DEFAULT_OCTUE_PYTHON = "/work/octue-venv/bin/python"
 
@@ -65,7 +65,10 @@ def make_folder(root: str, n_files: int) -> str:
             "tags": {"sequence": index, "height": index % 100},
             "labels": {"_type": "set", "items": ["raw", "timeseries"]},
         }
-    metadata = {"datafiles": records, "dataset": {"id": str(uuid.uuid4()), "name": "raw", "tags": {"site": 1}, "labels": ["bench"]}}
+    metadata = {
+        "datafiles": records,
+        "dataset": {"id": str(uuid.uuid4()), "name": "raw", "tags": {"site": 1}, "labels": ["bench"]},
+    }
     with open(os.path.join(root, ".octue"), "w") as f:
         json.dump(metadata, f)
     return root
@@ -104,7 +107,13 @@ def round_trip(folder: str, validate) -> dict:
     times["build dataset from folder"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    manifest = Manifest(datasets={"raw": Dataset(path=folder, files=dataset.files, name=dataset.name, tags=dataset.tags, labels=dataset.labels)})
+    manifest = Manifest(
+        datasets={
+            "raw": Dataset(
+                path=folder, files=dataset.files, name=dataset.name, tags=dataset.tags, labels=dataset.labels
+            )
+        }
+    )
     times["build manifest"] = time.perf_counter() - start
 
     start = time.perf_counter()

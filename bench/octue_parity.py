@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from octue.twined import Twine  # noqa: the Octue SDK, not octue_beam
+from octue.twined import Twine  # the Octue SDK, not octue_beam
 
 CASES = json.loads((Path(__file__).parents[1] / "tests" / "twine" / "data" / "parity_cases.json").read_text())
 
@@ -33,7 +33,9 @@ def main() -> None:
             decide(lambda t=twines[name], s=strand, d=data: getattr(t, f"validate_{s}")(json.dumps(d)))
             for name, strand, data in CASES["values"]
         ],
-        "validate_calls": [decide(lambda t=twines[name], k=kwargs: t.validate(**k)) for name, kwargs in CASES["validate_calls"]],
+        "validate_calls": [
+            decide(lambda t=twines[name], k=kwargs: t.validate(**k)) for name, kwargs in CASES["validate_calls"]
+        ],
     }
     json.dump(decisions, sys.stdout, indent=2)
     print()

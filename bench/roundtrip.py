@@ -126,7 +126,7 @@ class Asker:
             flow_control=pubsub_v1.types.FlowControl(max_messages=5000),
         )
 
-    def _receive(self, message) -> None:  # noqa: ANN001
+    def _receive(self, message) -> None:
         message.ack()
         attributes = message.attributes
         if attributes.get("sender_type") != "CHILD" or attributes.get("recipient") != PARENT:
@@ -142,8 +142,13 @@ class Asker:
 
         question_uuid = str(uuid.uuid4())
         attributes = encode_attributes(
-            question_attributes(sender=PARENT, recipient=SRUID, sender_sdk_version="0.69.0", question_uuid=question_uuid,
-                                forward_logs=False)
+            question_attributes(
+                sender=PARENT,
+                recipient=SRUID,
+                sender_sdk_version="0.69.0",
+                question_uuid=question_uuid,
+                forward_logs=False,
+            )
         )
         data = json.dumps({"kind": "question", "input_values": {"n": n}}).encode()
         self.sent[question_uuid] = time.perf_counter()
@@ -214,7 +219,9 @@ def measure(name: str, pipeline: Pipeline, asker: Asker, questions: int, samples
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=5000, help="questions in the throughput burst (default 5000)")
-    parser.add_argument("--latency-samples", type=int, default=200, help="sequential questions for latency (default 200)")
+    parser.add_argument(
+        "--latency-samples", type=int, default=200, help="sequential questions for latency (default 200)"
+    )
     parser.add_argument("--only", choices=["raw", "service"], help="run only one side")
     args = parser.parse_args()
 
@@ -258,13 +265,18 @@ def main() -> int:
             ensure_topic(PROJECT, topic)
             ensure_subscription(PROJECT, "bench.answers.reader", topic, enable_message_ordering=False)
             service = Pipeline(
-                [sys.executable, "-m", "octue_beam", "--log-level", "WARNING", "run", str(service_dir),
-                 "--runner", "DirectRunner", "--revision_tag", "bench", *os.environ.get("BENCH_SERVICE_ARGS", "").split()],
+                [
+                    sys.executable, "-m", "octue_beam", "--log-level", "WARNING", "run", str(service_dir),
+                    "--runner", "DirectRunner", "--revision_tag", "bench",
+                    *os.environ.get("BENCH_SERVICE_ARGS", "").split(),
+                ],
                 environment,
             )
             asker = Asker(PROJECT, topic, "bench.answers.reader")
             try:
-                results["service"] = measure("(b) octue_beam service", service, asker, args.questions, args.latency_samples)
+                results["service"] = measure(
+                    "(b) octue_beam service", service, asker, args.questions, args.latency_samples
+                )
             finally:
                 asker.close()
                 service.stop()

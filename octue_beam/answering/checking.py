@@ -7,7 +7,8 @@ unknown kind, too big, failing the wire schema) become a `Rejection` with the re
 `exception` when the message says who asked, and to be dead-lettered.
 """
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from octue_beam.answering.values import Question, Rejection
 from octue_beam.exceptions import InvalidEvent
@@ -33,7 +34,9 @@ def check_message(
     try:
         event, typed = parse_message(data, attributes, max_bytes=max_message_bytes)
         if event.get("kind") != "question":
-            raise InvalidEvent(f"A service accepts only 'question' events from a parent, not {event.get('kind')!r} events.")
+            raise InvalidEvent(
+                f"A service accepts only 'question' events from a parent, not {event.get('kind')!r} events."
+            )
     except InvalidEvent as error:
         return Rejection(data, dict(attributes), str(error), message_id)
     except Exception as error:  # noqa: BLE001 - whatever is wrong with the message, nothing crashes

@@ -61,12 +61,12 @@ class PendingAnswer:
             if self.future is None:  # handing the final event to the sink failed: `final` already says why
                 self.future = emitter.finish(final)
             self.future.result(timeout=emitter.publish_timeout)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             logger.exception("Could not publish the %s of question %s.", final.get("kind"), self.question_uuid)
             final = _not_sent(error)
             try:
                 emitter.finish(final).result(timeout=emitter.publish_timeout)
-            except Exception:  # noqa: BLE001 - nothing more can be done; the parent will time out
+            except Exception:  # nothing more can be done; the parent will time out
                 logger.exception("Could not publish the exception of question %s either.", self.question_uuid)
         return Answer(final, emitter.attributes)
 
@@ -124,8 +124,10 @@ class Answerer:
                     f"The service in {service_dir!r} here is {service.sruid!r}, but questions are read for {sruid!r}: "
                     "check --service_dir and --revision_tag."
                 )
-        except Exception as error:  # noqa: BLE001 - every question gets this error as its answer
-            logger.exception("Could not load the service in %r; every question will be answered with this error.", service_dir)
+        except Exception as error:  # every question gets this error as its answer
+            logger.exception(
+                "Could not load the service in %r; every question will be answered with this error.", service_dir
+            )
             return cls(None, publisher, load_error=error, **options)
         return cls(service, publisher, **options)
 
@@ -149,7 +151,7 @@ class Answerer:
             finally:
                 self.heartbeats.stop(question.question_uuid)
             return PendingAnswer(emitter, final, emitter.finish(final))
-        except BaseException as error:  # noqa: BLE001 - the sink refused the final event (e.g. not serialisable)
+        except BaseException as error:  # the sink refused the final event (e.g. not serialisable)
             logger.exception("Could not publish the answer of question %s.", question.question_uuid)
             return PendingAnswer(emitter, _not_sent(error), None)
 
@@ -167,7 +169,11 @@ class Answerer:
             # Temporary local copies (downloaded inputs, output datasets) are deleted when the question ends. `answer`
             # runs the app in the question's context, so its logs and its children's monitor messages reach the parent.
             with cache.scope(question_uuid):
-                with routing_logs(question_uuid, forward_log) if attributes.get("forward_logs") else contextlib.nullcontext():
+                with (
+                    routing_logs(question_uuid, forward_log)
+                    if attributes.get("forward_logs")
+                    else contextlib.nullcontext()
+                ):
                     analysis = answer(
                         self.service,
                         question_uuid=question_uuid,
@@ -196,12 +202,14 @@ class Answerer:
                 rejection.reason,
             )
             return False
-        logger.warning("Rejected question %s from %s: %s", question["question_uuid"], question["sender"], rejection.reason)
+        logger.warning(
+            "Rejected question %s from %s: %s", question["question_uuid"], question["sender"], rejection.reason
+        )
         error = InvalidEvent(f"The question was rejected by {question['recipient']}: {rejection.reason}")
         try:
             self.publisher.publish(events.exception(error), response_attributes(question, __version__), wait=True)
             return True
-        except Exception:  # noqa: BLE001 - nothing stops the service
+        except Exception:  # nothing stops the service
             logger.exception("Could not send the rejection of question %s.", question["question_uuid"])
             return False
 

@@ -7,8 +7,9 @@ the DirectRunner only flushes at bundle end). A `QuestionEmitter` serialises the
 
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent import futures
-from typing import Any, Mapping
+from typing import Any
 
 from octue_beam.messaging.publishing import Publisher
 
@@ -38,7 +39,7 @@ class QuestionEmitter:
             try:
                 self.publisher.publish(event, self.attributes)
                 return True
-            except Exception:  # noqa: BLE001 - a lost heartbeat or log must not fail the question
+            except Exception:  # a lost heartbeat or log must not fail the question
                 logger.exception("Could not publish a %r event of question %s.", event.get("kind"), self.question_uuid)
                 return False
 

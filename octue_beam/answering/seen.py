@@ -7,7 +7,7 @@ UUID and retry count) is not answered again. A retry (`retry_count` + 1) is a ne
 import collections
 import threading
 import time
-from typing import Hashable
+from collections.abc import Hashable
 
 
 class SeenSet:

@@ -8,7 +8,8 @@ picklable, so Beam can carry them between stages and workers.
 """
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 DEAD_LETTER_REASON_ATTRIBUTE = "octue_beam_rejection_reason"
 _MAX_ATTRIBUTE_NAME = 256

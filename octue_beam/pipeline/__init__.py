@@ -10,4 +10,11 @@ from octue_beam.pipeline.building import ServicePlan, build_service_pipeline, pl
 from octue_beam.pipeline.options import ServiceOptions
 from octue_beam.pipeline.runners import resolve_runner_name, select_runner
 
-__all__ = ["ServiceOptions", "ServicePlan", "build_service_pipeline", "plan_service", "resolve_runner_name", "select_runner"]
+__all__ = [
+    "ServiceOptions",
+    "ServicePlan",
+    "build_service_pipeline",
+    "plan_service",
+    "resolve_runner_name",
+    "select_runner",
+]

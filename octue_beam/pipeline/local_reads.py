@@ -46,7 +46,7 @@ def set_local_pull_size(size: int) -> bool:
         if not _installed:
             original_function = original.__func__
 
-            def _get_subscriber_client(cls, transform):  # noqa: ANN001, ANN202 - same signature as Beam's
+            def _get_subscriber_client(cls, transform):  # same signature as Beam's
                 return _SizedPulls(original_function(cls, transform))
 
             evaluator._get_subscriber_client = classmethod(_get_subscriber_client)

@@ -26,7 +26,7 @@ class ServiceOptions(PipelineOptions):
     """Options of a service pipeline (`--service_dir`, `--revision_tag`, `--subscription`, ...)."""
 
     @classmethod
-    def _add_argparse_args(cls, parser) -> None:  # noqa: ANN001 - Beam's parser type
+    def _add_argparse_args(cls, parser) -> None:  # Beam's parser type
         parser.add_argument(
             "--service_dir",
             default=".",
@@ -35,17 +35,26 @@ class ServiceOptions(PipelineOptions):
         parser.add_argument(
             "--revision_tag",
             default=None,
-            help=f"Revision tag of the service (default: ${REVISION_TAG_VARIABLE}, else what octue.yaml/load_service gives).",
+            help=(
+                f"Revision tag of the service (default: ${REVISION_TAG_VARIABLE}, "
+                "else what octue.yaml/load_service gives)."
+            ),
         )
         parser.add_argument(
             "--services_topic",
             default=None,
-            help="Name (or full path) of the services topic (default: $TWINED_SERVICES_TOPIC_NAME or main.octue.twined.services).",
+            help=(
+                "Name (or full path) of the services topic "
+                "(default: $TWINED_SERVICES_TOPIC_NAME or main.octue.twined.services)."
+            ),
         )
         parser.add_argument(
             "--subscription",
             default=None,
-            help="Name (or full path) of the subscription to read questions from (default: the Pub/Sub form of the SRUID).",
+            help=(
+                "Name (or full path) of the subscription to read questions from "
+                "(default: the Pub/Sub form of the SRUID)."
+            ),
         )
         parser.add_argument(
             "--heartbeat_interval",
@@ -74,7 +83,10 @@ class ServiceOptions(PipelineOptions):
             "--seen_questions_capacity",
             type=int,
             default=DEFAULT_SEEN_QUESTIONS,
-            help="How many (question_uuid, retry_count) pairs each worker remembers to drop duplicates (default: 50000).",
+            help=(
+                "How many (question_uuid, retry_count) pairs each worker remembers to drop duplicates "
+                "(default: 50000)."
+            ),
         )
         parser.add_argument(
             "--seen_questions_ttl",

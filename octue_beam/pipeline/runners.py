@@ -40,7 +40,8 @@ def resolve_runner_name(runner: object) -> str:
 
 
 def select_runner(options: PipelineOptions) -> str:
-    """Set the runner (DirectRunner -> BundleBasedDirectRunner) and streaming mode on `options`; return the runner name."""
+    """Set the runner (DirectRunner -> BundleBasedDirectRunner) and streaming mode on `options`; return the runner
+    name."""
     standard = options.view_as(StandardOptions)
     name = resolve_runner_name(standard.runner)
     standard.runner = name

@@ -12,7 +12,8 @@ the stages of one pipeline share), hand each element to the core, and release th
 import base64
 import logging
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -160,7 +161,7 @@ class _AnswerQuestion(beam.DoFn):
         for future in pending:
             try:
                 started = future.result()
-            except Exception:  # noqa: BLE001 - Answerer.answer never raises; be safe anyway
+            except Exception:  # Answerer.answer never raises; be safe anyway
                 logger.exception("A question's answering thread failed.")
                 continue
             if started is None:
@@ -214,7 +215,7 @@ class _PublishDeadLetters(beam.DoFn):
         try:
             future = self._worker.dead_letter_publisher(self.topic).publish_raw(letter.data, letter.attributes)
             self._pending.append((letter, future))
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("Could not publish a dead letter to %s; logging it instead.", self.topic)
             log_dead_letter(letter)
 
@@ -223,7 +224,7 @@ class _PublishDeadLetters(beam.DoFn):
         for letter, future in pending:
             try:
                 future.result(timeout=60)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("Could not publish a dead letter to %s; logging it instead.", self.topic)
                 log_dead_letter(letter)
 

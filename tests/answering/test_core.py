@@ -93,7 +93,11 @@ def test_logs_are_forwarded_only_when_the_question_asks_for_them(loaded):
     answerer.answer(forwarded).wait()
     answerer.answer(silent).wait()
 
-    messages = [event["log_record"]["msg"] for event in events_of(publisher, forwarded.question_uuid) if event["kind"] == "log_record"]
+    messages = [
+        event["log_record"]["msg"]
+        for event in events_of(publisher, forwarded.question_uuid)
+        if event["kind"] == "log_record"
+    ]
     assert [f"Log line {n} of question {forwarded.question_uuid}." for n in range(3)] == [
         message for message in messages if message.startswith("Log line")
     ]

@@ -11,8 +11,8 @@ import pytest
 
 from octue_beam import Dataset, Manifest, run_locally
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_OFF, SAVE_DIAGNOSTICS_ON
-from octue_beam.service.running import answer
 from octue_beam.service.loading import load_service
+from octue_beam.service.running import answer
 from octue_beam.storage import client
 from octue_beam.testing import ChildEmulator, emulated_children, load_test_fixture_from_diagnostics
 from tests.support.service_dirs import write_service
@@ -63,7 +63,9 @@ def service_dir(tmp_path, diagnostics_path):
             "name": "met-checker",
             "diagnostics_cloud_path": diagnostics_path,
             "configuration_values": {"threshold": 20},
-            "children": [{"key": "calibration", "id": CHILD_SRUID, "backend": {"name": "GCPPubSubBackend", "project_id": "p"}}],
+            "children": [
+                {"key": "calibration", "id": CHILD_SRUID, "backend": {"name": "GCPPubSubBackend", "project_id": "p"}}
+            ],
         },
     )
 
@@ -96,13 +98,17 @@ def listing(prefix: str) -> list[str]:
     return sorted(info["cloud_path"][len(prefix) + 1 :] for info in client.list_objects(prefix))
 
 
-def test_a_crash_is_saved_downloaded_loaded_as_a_fixture_and_replayed(service_dir, diagnostics_path, cloud_dataset, tmp_path, caplog):
+def test_a_crash_is_saved_downloaded_loaded_as_a_fixture_and_replayed(
+    service_dir, diagnostics_path, cloud_dataset, tmp_path, caplog
+):
     question_uuid = str(uuid.uuid4())
     manifest = {"id": str(uuid.uuid4()), "name": "met inputs", "datasets": {"met": cloud_dataset}}
 
     with caplog.at_level(logging.INFO), emulated_children({"calibration": calibration(2.0)}):
         with pytest.raises(ValueError, match="above the threshold") as crashed:
-            run_locally(service_dir, input_values={"site": "north"}, input_manifest=manifest, question_uuid=question_uuid)
+            run_locally(
+                service_dir, input_values={"site": "north"}, input_manifest=manifest, question_uuid=question_uuid
+            )
 
     saved = f"{diagnostics_path}/{question_uuid}"
     files = listing(saved)
@@ -114,7 +120,11 @@ def test_a_crash_is_saved_downloaded_loaded_as_a_fixture_and_replayed(service_di
     assert question["id"] == CHILD_SRUID and question["key"] == "calibration"
     assert question["input_values"] == {"site": "north"} and question["timeout"] == 30
     assert question["parent_question_uuid"] == question_uuid
-    assert [event["event"]["kind"] for event in question["events"]] == ["delivery_acknowledgement", "monitor_message", "result"]
+    assert [event["event"]["kind"] for event in question["events"]] == [
+        "delivery_acknowledgement",
+        "monitor_message",
+        "result",
+    ]
     logs = client.download_json(f"{saved}/logs.json")
     assert any(record["msg"] == "Checking site north." and record["name"] == "met_checker" for record in logs)
     # the saved manifest points at the copy of the dataset saved beside it, not at the original
@@ -124,7 +134,10 @@ def test_a_crash_is_saved_downloaded_loaded_as_a_fixture_and_replayed(service_di
     # Download with the CLI (a separate process, like a user would).
     download_to = tmp_path / "downloaded"
     result = subprocess.run(
-        [sys.executable, "-m", "octue_beam", "diagnostics", saved, "--local-path", str(download_to), "--download-datasets"],
+        [
+            sys.executable, "-m", "octue_beam", "diagnostics", saved,
+            "--local-path", str(download_to), "--download-datasets",
+        ],
         capture_output=True, text=True, cwd=REPOSITORY, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -136,7 +149,9 @@ def test_a_crash_is_saved_downloaded_loaded_as_a_fixture_and_replayed(service_di
     for info in list(client.list_objects(cloud_dataset)):
         client.delete(info["cloud_path"])
 
-    configuration_values, configuration_manifest, input_values, input_manifest, children = load_test_fixture_from_diagnostics(folder)
+    configuration_values, configuration_manifest, input_values, input_manifest, children = (
+        load_test_fixture_from_diagnostics(folder)
+    )
     assert configuration_values == {"threshold": 20}
     assert configuration_manifest is None
     assert input_values == {"site": "north"}
@@ -157,7 +172,9 @@ def test_a_crash_is_saved_downloaded_loaded_as_a_fixture_and_replayed(service_di
     assert monitor_messages == [{"status": "calibrating"}]
 
 
-def test_fixture_without_downloaded_datasets_reads_the_saved_copies_in_the_cloud(service_dir, diagnostics_path, cloud_dataset, tmp_path):
+def test_fixture_without_downloaded_datasets_reads_the_saved_copies_in_the_cloud(
+    service_dir, diagnostics_path, cloud_dataset, tmp_path
+):
     question_uuid = str(uuid.uuid4())
     manifest = {"id": str(uuid.uuid4()), "name": None, "datasets": {"met": cloud_dataset}}
     with emulated_children({"calibration": calibration(1.0)}):  # a successful question, saved because asked to
@@ -190,16 +207,29 @@ def test_modes_off_and_on(service_dir, diagnostics_path, cloud_dataset):
 
     crashing = str(uuid.uuid4())
     with emulated_children({"calibration": calibration(5.0)}), pytest.raises(ValueError):
-        answer(service, question_uuid=crashing, input_values={"site": "x"}, input_manifest=manifest, save_diagnostics=SAVE_DIAGNOSTICS_OFF)
+        answer(
+            service,
+            question_uuid=crashing,
+            input_values={"site": "x"},
+            input_manifest=manifest,
+            save_diagnostics=SAVE_DIAGNOSTICS_OFF,
+        )
     assert listing(f"{diagnostics_path}/{crashing}") == []
 
     succeeding = str(uuid.uuid4())
     with emulated_children({"calibration": calibration(1.0)}):
-        answer(service, question_uuid=succeeding, input_values={"site": "x"}, input_manifest=manifest)  # ON_CRASH by default
+        # ON_CRASH by default
+        answer(service, question_uuid=succeeding, input_values={"site": "x"}, input_manifest=manifest)
     assert listing(f"{diagnostics_path}/{succeeding}") == []
 
     with emulated_children({"calibration": calibration(1.0)}):
-        answer(service, question_uuid=succeeding, input_values={"site": "x"}, input_manifest=manifest, save_diagnostics=SAVE_DIAGNOSTICS_ON)
+        answer(
+            service,
+            question_uuid=succeeding,
+            input_values={"site": "x"},
+            input_manifest=manifest,
+            save_diagnostics=SAVE_DIAGNOSTICS_ON,
+        )
     assert "questions.json" in listing(f"{diagnostics_path}/{succeeding}")
 
     with pytest.raises(ValueError, match="save_diagnostics"):
@@ -222,7 +252,10 @@ def test_the_diagnostics_command_explains_a_wrong_path(tmp_path, storage_emulato
 
     assert main(["diagnostics", "not/a/cloud/path"]) == 1
     assert "gs://" in capsys.readouterr().err
-    assert main(["diagnostics", f"gs://octue-beam-test-bucket/nothing-{uuid.uuid4().hex}", "--local-path", str(tmp_path)]) == 1
+    assert (
+        main(["diagnostics", f"gs://octue-beam-test-bucket/nothing-{uuid.uuid4().hex}", "--local-path", str(tmp_path)])
+        == 1
+    )
     assert "No diagnostics were found" in capsys.readouterr().err
 
 
@@ -232,7 +265,10 @@ def test_the_configuration_manifest_round_trips_with_its_datasets(tmp_path, diag
     (lookup / "table.csv").write_text("a,1\nb,2\n")
     service_dir = write_service(
         tmp_path / "configured",
-        app="def run(analysis):\n    analysis.output_values = {'files': len(analysis.configuration_manifest.get_dataset('lookup').files)}\n",
+        app=(
+            "def run(analysis):\n"
+            "    analysis.output_values = {'files': len(analysis.configuration_manifest.get_dataset('lookup').files)}\n"
+        ),
         twine={
             "configuration_manifest": {"datasets": {"lookup": {"purpose": "a lookup table"}}},
             "input_values_schema": {"type": "object"},

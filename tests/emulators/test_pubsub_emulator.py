@@ -6,8 +6,8 @@ import pytest
 
 from octue_beam.emulators import pubsub as pubsub_emulator_module
 from octue_beam.emulators.local import local_emulators
-from octue_beam.environment import LOCAL_PROJECT
 from octue_beam.emulators.pubsub import PubSubEmulator, find_emulator_command
+from octue_beam.environment import LOCAL_PROJECT
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
 
 
@@ -106,7 +106,13 @@ def test_local_emulators_use_the_given_project_without_emulating(monkeypatch):
 
 
 def test_local_emulators_start_storage_with_the_local_bucket(monkeypatch):
-    for name in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT"):
+    for name in (
+        "PUBSUB_EMULATOR_HOST",
+        "STORAGE_EMULATOR_HOST",
+        "GOOGLE_CLOUD_PROJECT",
+        "GCLOUD_PROJECT",
+        "GCP_PROJECT",
+    ):
         monkeypatch.delenv(name, raising=False)
     with local_emulators() as local:
         assert local.started == ["pubsub", "storage"]

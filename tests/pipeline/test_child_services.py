@@ -41,7 +41,9 @@ def serving(service_dirs, topic_prefix):
 
 @pytest.fixture(scope="module")
 def services(pubsub_emulator):
-    with serving([EXAMPLE / name for name in ("wind-speed-service", "elevation-service", "parent-service")], "test.children") as topic:
+    with serving(
+        [EXAMPLE / name for name in ("wind-speed-service", "elevation-service", "parent-service")], "test.children"
+    ) as topic:
         yield topic
 
 
@@ -66,7 +68,9 @@ def parent_and_child(pubsub_emulator):
 def _ask_parent(topic, input_values):
     from octue_beam import ask
 
-    return ask("octue-beam-tests/asking-parent:local", input_values, topic_name=topic, project=CHILD_PROJECT, timeout=120)
+    return ask(
+        "octue-beam-tests/asking-parent:local", input_values, topic_name=topic, project=CHILD_PROJECT, timeout=120
+    )
 
 
 def test_a_child_crash_reaches_the_parent_app_as_an_exception_of_its_type(parent_and_child):

@@ -29,7 +29,14 @@ def test_fractal_graph_builds_for_dataflow_offline():
     assert plan.id_label == "uuid"  # Pub/Sub dedup where the runner supports it
     assert options.view_as(StandardOptions).streaming
     names = {t.unique_name for t in result.job.proto_pipeline.components.transforms.values()}
-    for stage in ("ReadQuestions", "CheckQuestions", "AnswerQuestions", "RecordAnswers", "RejectMessages", "WriteDeadLetters"):
+    for stage in (
+        "ReadQuestions",
+        "CheckQuestions",
+        "AnswerQuestions",
+        "RecordAnswers",
+        "RejectMessages",
+        "WriteDeadLetters",
+    ):
         assert stage in names, sorted(names)
     assert plan.worker.heartbeat_interval == 30
 
@@ -45,11 +52,15 @@ def test_flex_template_launch_file_builds_and_exits():
 
 
 def test_every_service_option_is_a_declared_pipeline_option():
-    options = PipelineOptions(["--service_dir", "x", "--revision_tag", "t", "--services_topic", "topic", "--subscription", "s",
-                               "--heartbeat_interval", "5", "--max_concurrent_questions", "3", "--dead_letter_topic", "d",
-                               "--max_message_bytes", "1000", "--local_pull_size", "20",
-                               "--record_answers=false", "--use_id_label", "none", "--seen_questions_capacity", "7",
-                               "--seen_questions_ttl", "9"])
+    options = PipelineOptions(
+        [
+            "--service_dir", "x", "--revision_tag", "t", "--services_topic", "topic", "--subscription", "s",
+            "--heartbeat_interval", "5", "--max_concurrent_questions", "3", "--dead_letter_topic", "d",
+            "--max_message_bytes", "1000", "--local_pull_size", "20",
+            "--record_answers=false", "--use_id_label", "none", "--seen_questions_capacity", "7",
+            "--seen_questions_ttl", "9",
+        ]
+    )
     service = options.view_as(ServiceOptions)
     assert (service.heartbeat_interval, service.max_concurrent_questions, service.max_message_bytes) == (5.0, 3, 1000)
     assert service.record_answers is False and service.seen_questions_capacity == 7
@@ -58,8 +69,15 @@ def test_every_service_option_is_a_declared_pipeline_option():
     assert PipelineOptions(["--record_answers"]).view_as(ServiceOptions).record_answers is True
 
 
-@pytest.mark.parametrize("given, used", [(None, "BundleBasedDirectRunner"), ("DirectRunner", "BundleBasedDirectRunner"),
-                                         ("PrismRunner", "BundleBasedDirectRunner"), ("DataflowRunner", "DataflowRunner")])
+@pytest.mark.parametrize(
+    "given, used",
+    [
+        (None, "BundleBasedDirectRunner"),
+        ("DirectRunner", "BundleBasedDirectRunner"),
+        ("PrismRunner", "BundleBasedDirectRunner"),
+        ("DataflowRunner", "DataflowRunner"),
+    ],
+)
 def test_runner_selection(given, used):
     options = PipelineOptions([] if given is None else ["--runner", given])
     assert select_runner(options) == used
@@ -108,6 +126,8 @@ def test_topics_and_subscriptions_may_be_full_paths_in_other_projects():
 
 
 def test_id_label_is_refused_on_the_local_runner():
-    options = PipelineOptions(["--service_dir", str(FIXTURES / "behaviours"), "--use_id_label", "uuid", "--project", "p-local"])
+    options = PipelineOptions(
+        ["--service_dir", str(FIXTURES / "behaviours"), "--use_id_label", "uuid", "--project", "p-local"]
+    )
     with pytest.raises(ValueError, match="DataflowRunner"):
         build_service_pipeline(options)

@@ -50,5 +50,7 @@ def test_fractal_service_rejects_invalid_inputs_and_keeps_serving(fractal_servic
     project = os.environ["GOOGLE_CLOUD_PROJECT"]
     with pytest.raises(InvalidValuesContents, match="width"):
         ask(FRACTAL_SRUID, {"width": "wide"}, topic_name=fractal_service.topic_name, project=project, timeout=60)
-    answer, _ = ask(FRACTAL_SRUID, {"width": 4, "height": 4}, topic_name=fractal_service.topic_name, project=project, timeout=60)
+    answer, _ = ask(
+        FRACTAL_SRUID, {"width": 4, "height": 4}, topic_name=fractal_service.topic_name, project=project, timeout=60
+    )
     assert len(answer["output_values"]["data"]["z"]) == 4

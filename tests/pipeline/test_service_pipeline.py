@@ -66,7 +66,9 @@ def pull_dead_letters(subscription, wanted, timeout=30):
         while time.monotonic() < deadline:
             response = subscriber.pull(subscription=subscription, max_messages=50, timeout=5)
             if response.received_messages:
-                subscriber.acknowledge(subscription=subscription, ack_ids=[m.ack_id for m in response.received_messages])
+                subscriber.acknowledge(
+                    subscription=subscription, ack_ids=[m.ack_id for m in response.received_messages]
+                )
             letters += [(m.message.data, dict(m.message.attributes)) for m in response.received_messages]
             if any(wanted(attributes) for _, attributes in letters):
                 return letters
@@ -201,7 +203,12 @@ def _broken(attributes, **changes):
         (lambda data, attributes: (json.dumps({"kind": "result"}).encode(), attributes), "only 'question'"),
         (lambda data, attributes: (data, _broken(attributes, retry_count="many")), "retry_count"),
         (
-            lambda data, attributes: (json.dumps({"kind": "question", "input_values": {"action": "echo", "value": "x" * MAX_MESSAGE_BYTES}}).encode(), attributes),
+            lambda data, attributes: (
+                json.dumps(
+                    {"kind": "question", "input_values": {"action": "echo", "value": "x" * MAX_MESSAGE_BYTES}}
+                ).encode(),
+                attributes,
+            ),
             "more than the limit",
         ),
     ],
@@ -247,7 +254,9 @@ def test_a_duplicate_delivery_is_answered_once_and_a_retry_again(wire):
     assert kinds(received).count("delivery_acknowledgement") == 1
     assert kinds(received).count("result") == 1
 
-    retry_data, retry_attributes = octue_question(SRUID, PARENT, {"action": "echo", "value": "once"}, question_uuid=question_uuid, retry_count=1)
+    retry_data, retry_attributes = octue_question(
+        SRUID, PARENT, {"action": "echo", "value": "once"}, question_uuid=question_uuid, retry_count=1
+    )
     publisher.publish_raw(retry_data, retry_attributes, ordering_key=question_uuid, wait=True)
     received = listener.wait_for_final(question_uuid, count=2)
     results = [e for e in received if e["event"]["kind"] == "result"]
@@ -302,7 +311,9 @@ def test_a_question_exactly_as_octue_069_sends_it_is_answered_with_its_tree_attr
         recipient=SRUID,
         forward_logs="0",
     )
-    data = json.dumps({"kind": "question", "input_values": {"action": "echo", "value": {"nested": [1.5, None]}}}).encode()
+    data = json.dumps(
+        {"kind": "question", "input_values": {"action": "echo", "value": {"nested": [1.5, None]}}}
+    ).encode()
     publisher.publish_raw(data, attributes, ordering_key=question_uuid, wait=True)
 
     received = listener.wait_for_final(question_uuid)

@@ -64,7 +64,9 @@ def test_the_stages_answer_reject_and_dead_letter_through_one_worker_per_process
     def check_answers(answers):
         assert sorted(answer.kind for answer in answers) == ["exception", "result"], answers
         assert {answer.question_uuid: answer.kind for answer in answers} == {
-            uuid_: "result" if action == "echo" else "exception" for uuid_, action in asked.items() if action != "broken"
+            uuid_: "result" if action == "echo" else "exception"
+            for uuid_, action in asked.items()
+            if action != "broken"
         }
 
     def check_letters(letters):

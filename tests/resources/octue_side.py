@@ -31,7 +31,9 @@ def write(params):
     dataset.update_local_metadata()
     dataset.upload(params["cloud_path"])
     cloud_dataset = Dataset(params["cloud_path"])
-    files_dataset = Dataset(path=params["cloud_path"], files=sorted(f.cloud_path for f in cloud_dataset.files), name="by-files")
+    files_dataset = Dataset(
+        path=params["cloud_path"], files=sorted(f.cloud_path for f in cloud_dataset.files), name="by-files"
+    )
     manifest = Manifest(datasets={"by_path": params["cloud_path"], "by_files": files_dataset})
     return {
         "files": {f.name: {"id": f.id, "tags": f.tags.data} for f in dataset.files},
@@ -45,10 +47,33 @@ def read(params):
     cloud = Dataset(params["cloud_path"])
     signed = Dataset(params["signed_url"])
     manifest = Manifest.deserialise(params["manifest"], from_string=True)
-    describe = lambda files: {f.name: {"id": f.id, "tags": f.tags.data, "labels": sorted(map(str, f.labels)), "timestamp": f.timestamp.isoformat() if f.timestamp else None} for f in files}
+
+    def describe(files):
+        return {
+            f.name: {
+                "id": f.id,
+                "tags": f.tags.data,
+                "labels": sorted(map(str, f.labels)),
+                "timestamp": f.timestamp.isoformat() if f.timestamp else None,
+            }
+            for f in files
+        }
+
     return {
-        "local": {"id": local.id, "name": local.name, "tags": local.tags.data, "labels": sorted(map(str, local.labels)), "files": describe(local.files)},
-        "cloud": {"id": cloud.id, "name": cloud.name, "tags": cloud.tags.data, "labels": sorted(map(str, cloud.labels)), "files": describe(cloud.files)},
+        "local": {
+            "id": local.id,
+            "name": local.name,
+            "tags": local.tags.data,
+            "labels": sorted(map(str, local.labels)),
+            "files": describe(local.files),
+        },
+        "cloud": {
+            "id": cloud.id,
+            "name": cloud.name,
+            "tags": cloud.tags.data,
+            "labels": sorted(map(str, cloud.labels)),
+            "files": describe(cloud.files),
+        },
         "signed": {"id": signed.id, "name": signed.name, "files": sorted(f.name for f in signed.files)},
         "manifest": json.loads(manifest.serialise()),
     }

@@ -63,7 +63,9 @@ def test_stored_metadata_can_be_ignored(tmp_path):
 def test_plain_forms_of_stored_metadata_are_accepted(tmp_path):
     (tmp_path / "a.csv").write_text("x")
     (tmp_path / ".octue").write_text(
-        json.dumps({"datafiles": {"a.csv": {"timestamp": "2021-01-02T03:04:05+00:00", "labels": ["p", "q"], "tags": {}}}})
+        json.dumps(
+            {"datafiles": {"a.csv": {"timestamp": "2021-01-02T03:04:05+00:00", "labels": ["p", "q"], "tags": {}}}}
+        )
     )
     datafile = Datafile(str(tmp_path / "a.csv"))
     assert datafile.timestamp == datetime.datetime(2021, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
@@ -90,7 +92,12 @@ def test_written_local_metadata_has_octues_shape(tmp_path):
     }
     local_metadata.forget()
     again = Datafile(str(path))
-    assert (again.id, again.tags, again.labels, again.timestamp) == (datafile.id, {"sequence": 1}, {"raw", "meta"}, timestamp)
+    assert (again.id, again.tags, again.labels, again.timestamp) == (
+        datafile.id,
+        {"sequence": 1},
+        {"raw", "meta"},
+        timestamp,
+    )
 
 
 def test_context_manager_form(tmp_path):
@@ -235,7 +242,7 @@ def test_update_cloud_metadata_without_reupload(test_bucket):
 def test_missing_cloud_file_raises_on_read(test_bucket):
     datafile = Datafile(cloud_path(test_bucket, "missing.txt"))
     with pytest.raises(FileNotFoundError, match="No object exists"):
-        datafile.local_path
+        _ = datafile.local_path  # reading it downloads the file
     assert datafile.hash_value == EMPTY_HASH
 
 

@@ -32,7 +32,13 @@ def local_dataset_folder(tmp_path):
                     "a.csv": {"tags": {"sequence": 0}, "labels": {"_type": "set", "items": ["timeseries"]}},
                     "b.csv": {"tags": {"sequence": 1}, "labels": {"_type": "set", "items": ["timeseries"]}},
                 },
-                "dataset": {"id": "c9bb5f65-cad9-4360-bebb-856af7ec6e85", "name": "raw-data", "tags": {"location": 108346}, "labels": ["met", "mast"], "path": "raw"},
+                "dataset": {
+                    "id": "c9bb5f65-cad9-4360-bebb-856af7ec6e85",
+                    "name": "raw-data",
+                    "tags": {"location": 108346},
+                    "labels": ["met", "mast"],
+                    "path": "raw",
+                },
             }
         )
     )
@@ -48,7 +54,9 @@ def test_local_folder_recursive_with_metadata(local_dataset_folder):
     assert dataset.name == "raw-data"
     assert dataset.tags == {"location": 108346} and dataset.labels == {"met", "mast"}
     assert dataset.get_file_by_label("meta").name == "c.dat"
-    ordered = dataset.files.filter(labels__contains="timeseries").order_by("tags__sequence", check_start_value=0, check_constant_increment=1)
+    ordered = dataset.files.filter(labels__contains="timeseries").order_by(
+        "tags__sequence", check_start_value=0, check_constant_increment=1
+    )
     assert [file.name for file in ordered] == ["a.csv", "b.csv"]
     assert len(dataset) == 4 and all(file in dataset for file in dataset.files)
 
@@ -64,7 +72,13 @@ def test_local_dataset_metadata_written_in_octue_shape(tmp_path):
     with Dataset(str(folder), name="my-dataset", tags={"a": 1}, labels=["l"]) as dataset:
         pass
     written = json.loads((folder / ".octue").read_text())
-    assert written["dataset"] == {"id": dataset.id, "name": "my-dataset", "tags": {"a": 1}, "labels": ["l"], "path": str(folder)}
+    assert written["dataset"] == {
+        "id": dataset.id,
+        "name": "my-dataset",
+        "tags": {"a": 1},
+        "labels": ["l"],
+        "path": str(folder),
+    }
     again = Dataset(str(folder))
     assert (again.id, again.name, again.tags, again.labels) == (dataset.id, "my-dataset", {"a": 1}, {"l"})
 
@@ -94,7 +108,9 @@ def test_add_copies_outside_files_in_and_refuses_escapes(tmp_path):
     dataset = Dataset(str(dataset_folder))
     datafile = Datafile(str(outside / "o.txt"))
     dataset.add(datafile, path_in_dataset="inner/o.txt")
-    assert datafile.local_path == str(dataset_folder / "inner" / "o.txt") and (dataset_folder / "inner" / "o.txt").exists()
+    assert (
+        datafile.local_path == str(dataset_folder / "inner" / "o.txt") and (dataset_folder / "inner" / "o.txt").exists()
+    )
     assert datafile in dataset
     for bad in ("../escape.txt", "/etc/passwd", "a/../../b"):
         with pytest.raises(UnsafePath):
@@ -122,7 +138,12 @@ def test_upload_then_build_from_cloud_prefix(local_dataset_folder, test_bucket):
     assert sorted(file.cloud_path for file in cloud.files) == sorted(
         f"{target}/{name}" for name in ("a.csv", "b.csv", "sub/c.dat", "sub/deeper/d.txt")
     )
-    assert (cloud.id, cloud.name, cloud.tags, cloud.labels) == (dataset.id, "raw-data", {"location": 108346}, {"met", "mast"})
+    assert (cloud.id, cloud.name, cloud.tags, cloud.labels) == (
+        dataset.id,
+        "raw-data",
+        {"location": 108346},
+        {"met", "mast"},
+    )
     a = cloud.files.one(name="a.csv")
     assert a._stored_loaded and a.tags == {"sequence": 0} and a.labels == {"timeseries"}
     assert a.hash_value == hash_bytes(b"1,2")

@@ -56,7 +56,9 @@ OCTUE_RESULT_MANIFEST = """{
 def test_octue_manifest_deserialises_and_reserialises_unchanged():
     manifest = Manifest.deserialise(OCTUE_RESULT_MANIFEST, from_string=True)
     assert manifest.serialise() == OCTUE_RESULT_MANIFEST
-    assert Manifest.from_primitive(json.loads(OCTUE_RESULT_MANIFEST)).to_primitive() == json.loads(OCTUE_RESULT_MANIFEST)
+    assert Manifest.from_primitive(json.loads(OCTUE_RESULT_MANIFEST)).to_primitive() == json.loads(
+        OCTUE_RESULT_MANIFEST
+    )
     dataset = manifest.get_dataset("more_data")
     assert dataset.id == "0a6f3cbb-8d1c-4b59-9f0e-2f3e4d5c6b7a" and dataset.labels == {"met", "mast"}
     assert sorted(file.name for file in dataset._files) == ["a.csv", "b.csv"]
@@ -66,7 +68,9 @@ def test_local_manifest_round_trip(tmp_path):
     folder = tmp_path / "d"
     folder.mkdir()
     (folder / "a.csv").write_text("a")
-    manifest = Manifest(datasets={"one": Dataset(files=[str(folder / "a.csv")], path=str(folder), name="x"), "two": str(folder)})
+    manifest = Manifest(
+        datasets={"one": Dataset(files=[str(folder / "a.csv")], path=str(folder), name="x"), "two": str(folder)}
+    )
     primitive = manifest.to_primitive()
     assert primitive["datasets"]["two"] == str(folder)
     assert primitive["datasets"]["one"]["files"] == [str(folder / "a.csv")]

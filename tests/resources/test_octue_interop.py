@@ -63,7 +63,12 @@ def test_what_octue_beam_writes_is_read_by_octue(storage_emulator, test_bucket, 
     dataset.update_local_metadata()
     cloud_path = f"gs://{test_bucket}/interop/{uuid.uuid4().hex}/beam-made"
     dataset.upload(cloud_path)
-    manifest = Manifest(datasets={"by_path": cloud_path, "by_files": Dataset(path=cloud_path, files=[f.cloud_path for f in dataset.files], name="by-files")})
+    manifest = Manifest(
+        datasets={
+            "by_path": cloud_path,
+            "by_files": Dataset(path=cloud_path, files=[f.cloud_path for f in dataset.files], name="by-files"),
+        }
+    )
     params = {
         "folder": str(folder),
         "cloud_path": cloud_path,
@@ -75,7 +80,12 @@ def test_what_octue_beam_writes_is_read_by_octue(storage_emulator, test_bucket, 
     files = {file.name: file for file in dataset.files}
     for where in ("local", "cloud"):
         seen = report[where]
-        assert (seen["id"], seen["name"], seen["tags"], seen["labels"]) == (dataset.id, "beam-dataset", {"site": "x"}, ["wind"])
+        assert (seen["id"], seen["name"], seen["tags"], seen["labels"]) == (
+            dataset.id,
+            "beam-dataset",
+            {"site": "x"},
+            ["wind"],
+        )
         for name, file in files.items():
             assert seen["files"][name] == {
                 "id": file.id,

@@ -20,7 +20,10 @@ from octue_beam.storage.path import check_relative_path, safe_local_join
         ({"d": "relative/folder"}, "local path"),
         ({"d": {"path": "/tmp/x", "files": ["/etc/passwd"]}}, "local path"),
         ({"d": {"path": "gs://bucket/x", "files": ["/etc/passwd"]}}, "local path '/etc/passwd'"),
-        ({"d": {"path": "gs://bucket/x", "files": [{"path": "gs://bucket/x/a", "local_path": "/etc/passwd"}]}}, "not dict"),
+        (
+            {"d": {"path": "gs://bucket/x", "files": [{"path": "gs://bucket/x/a", "local_path": "/etc/passwd"}]}},
+            "not dict",
+        ),
         ({"d": "gs://bucket/prefix/../../other"}, "'..'"),
         ({"d": {"path": "gs://bucket/x", "files": ["gs://bucket/x/../../y"]}}, "'..'"),
         ({"d": "http://169.254.169.254/computeMetadata/v1/"}, "only https://"),
@@ -78,7 +81,14 @@ def test_signed_dataset_with_escaping_paths_is_rejected(test_bucket, tmp_path):
     prefix = f"gs://{test_bucket}/signed-escape/{uuid.uuid4().hex}"
     client.upload_bytes(b"x", f"{prefix}/x.txt")
     url = client.generate_signed_url(f"{prefix}/x.txt")
-    document = {"id": None, "name": "evil", "tags": {}, "labels": [], "files": [url], "files_metadata": [{"path_in_dataset": "../../outside.txt"}]}
+    document = {
+        "id": None,
+        "name": "evil",
+        "tags": {},
+        "labels": [],
+        "files": [url],
+        "files_metadata": [{"path_in_dataset": "../../outside.txt"}],
+    }
     client.upload_bytes(json.dumps(document), f"{prefix}/.signed_metadata_files/doc")
     with pytest.raises(UnsafePath):
         Dataset(client.generate_signed_url(f"{prefix}/.signed_metadata_files/doc"))

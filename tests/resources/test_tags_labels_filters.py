@@ -14,7 +14,6 @@ from octue_beam.exceptions import (
 from octue_beam.resources import Datafile, FilterList, FilterSet, LabelSet, TagDict
 from octue_beam.resources.filters import FilterDict
 
-
 # --- tags and labels -------------------------------------------------------------------------------
 
 
@@ -61,9 +60,24 @@ def test_any_label_helpers():
 @pytest.fixture
 def files(tmp_path):
     specs = [
-        ("a.csv", {"height": 5, "manufacturer": "Vestas", "sequence": 1, "flag": True, "nothing": None, "values": [1, 2]}, ["raw", "met-mast"], datetime.datetime(2020, 1, 6, 10, 30, 0)),
-        ("b.csv", {"height": 15, "manufacturer": "Vergnet", "sequence": 0, "flag": False, "nothing": None, "values": [3]}, ["clean"], datetime.datetime(2021, 5, 1, 23, 0, 5)),
-        ("c.txt", {"height": 25, "manufacturer": "Enercon", "sequence": 2, "flag": True, "nothing": 1, "values": []}, ["raw"], datetime.datetime(2022, 12, 31, 0, 0, 0)),
+        (
+            "a.csv",
+            {"height": 5, "manufacturer": "Vestas", "sequence": 1, "flag": True, "nothing": None, "values": [1, 2]},
+            ["raw", "met-mast"],
+            datetime.datetime(2020, 1, 6, 10, 30, 0),
+        ),
+        (
+            "b.csv",
+            {"height": 15, "manufacturer": "Vergnet", "sequence": 0, "flag": False, "nothing": None, "values": [3]},
+            ["clean"],
+            datetime.datetime(2021, 5, 1, 23, 0, 5),
+        ),
+        (
+            "c.txt",
+            {"height": 25, "manufacturer": "Enercon", "sequence": 2, "flag": True, "nothing": 1, "values": []},
+            ["raw"],
+            datetime.datetime(2022, 12, 31, 0, 0, 0),
+        ),
     ]
     datafiles = []
     for name, tags, labels, timestamp in specs:
@@ -137,7 +151,9 @@ def test_boolean_and_none_filters(files):
 def test_datetime_filters(files):
     assert names(files.filter(timestamp__gt=datetime.datetime(2021, 1, 1))) == ["b.csv", "c.txt"]
     assert names(files.filter(timestamp__lte=datetime.datetime(2021, 5, 1, 23, 0, 5))) == ["a.csv", "b.csv"]
-    assert names(files.filter(timestamp__in_range=(datetime.datetime(2020, 1, 1), datetime.datetime(2021, 1, 1)))) == ["a.csv"]
+    assert names(files.filter(timestamp__in_range=(datetime.datetime(2020, 1, 1), datetime.datetime(2021, 1, 1)))) == [
+        "a.csv"
+    ]
     assert names(files.filter(timestamp__year_equals=2022)) == ["c.txt"]
     assert names(files.filter(timestamp__year_in={2020, 2021})) == ["a.csv", "b.csv"]
     assert names(files.filter(timestamp__month_equals=5)) == ["b.csv"]
@@ -156,7 +172,10 @@ def test_datetime_filters(files):
     assert names(files.filter(timestamp__minute_in=[0])) == ["b.csv", "c.txt"]
     assert names(files.filter(timestamp__second_equals=5)) == ["b.csv"]
     assert names(files.filter(timestamp__second_in=[0])) == ["a.csv", "c.txt"]
-    assert names(files.filter(timestamp__in_date_range=(datetime.date(2021, 1, 1), datetime.date(2023, 1, 1)))) == ["b.csv", "c.txt"]
+    assert names(files.filter(timestamp__in_date_range=(datetime.date(2021, 1, 1), datetime.date(2023, 1, 1)))) == [
+        "b.csv",
+        "c.txt",
+    ]
     assert names(files.filter(timestamp__in_time_range=(datetime.time(9), datetime.time(12)))) == ["a.csv"]
 
 

@@ -71,8 +71,8 @@ def test_example_through_the_cli(local_bucket, storage_emulator):
 
 def test_example_answers_a_remote_signed_url_manifest(local_bucket, test_bucket, monkeypatch):
     """As a question from another service: the input dataset is in the cloud and sent as a signed URL."""
-    from octue_beam.service.running import answer
     from octue_beam.service.loading import load_service
+    from octue_beam.service.running import answer
 
     cloud_path = f"gs://{test_bucket}/example-inputs/{uuid.uuid4().hex}/raw_met_mast_data"
     Dataset(os.path.join(EXAMPLE, "data", "input", "raw_met_mast_data")).upload(cloud_path)

@@ -8,12 +8,21 @@ from octue_beam.resources.hashing import hash_value
 TWINE = {
     "input_values_schema": {"type": "object"},
     "output_values_schema": {"type": ["object", "array", "number"], "properties": {"n": {"type": "integer"}}},
-    "monitor_message_schema": {"type": "object", "properties": {"progress": {"type": "number"}}, "required": ["progress"]},
+    "monitor_message_schema": {
+        "type": "object",
+        "properties": {"progress": {"type": "number"}},
+        "required": ["progress"],
+    },
 }
 
 
 def test_attributes_and_hashes():
-    analysis = Analysis(Twine(source=TWINE), id="8ead7669-8162-4f64-8cd5-4abe92509e17", input_values={"a": 1}, configuration_values={"b": 2})
+    analysis = Analysis(
+        Twine(source=TWINE),
+        id="8ead7669-8162-4f64-8cd5-4abe92509e17",
+        input_values={"a": 1},
+        configuration_values={"b": 2},
+    )
     assert analysis.id == "8ead7669-8162-4f64-8cd5-4abe92509e17"
     assert analysis.input_values == {"a": 1}
     assert analysis.input_values_hash == hash_value({"a": 1}) != hash_value({"a": 2})

@@ -22,7 +22,13 @@ def test_function_form(tmp_path):
 
 
 def test_class_form(tmp_path):
-    text = "class App:\n    def __init__(self, analysis):\n        self.analysis = analysis\n    def run(self):\n        self.analysis.output_values = 'class'\n"
+    text = (
+        "class App:\n"
+        "    def __init__(self, analysis):\n"
+        "        self.analysis = analysis\n"
+        "    def run(self):\n"
+        "        self.analysis.output_values = 'class'\n"
+    )
     app = load_app(write(tmp_path, text) / "app.py")
     analysis = FakeAnalysis()
     app(analysis)
@@ -35,7 +41,15 @@ def test_neither(tmp_path):
 
 
 def test_both(tmp_path):
-    text = "def run(analysis):\n    pass\nclass App:\n    def __init__(self, a):\n        pass\n    def run(self):\n        pass\n"
+    text = (
+        "def run(analysis):\n"
+        "    pass\n"
+        "class App:\n"
+        "    def __init__(self, a):\n"
+        "        pass\n"
+        "    def run(self):\n"
+        "        pass\n"
+    )
     with pytest.raises(InvalidApp, match="both a 'run\\(analysis\\)' function and an 'App' class"):
         load_app(write(tmp_path, text))
 
@@ -60,7 +74,10 @@ def test_missing_app(tmp_path):
 def test_several_services_in_one_process_with_their_own_modules(tmp_path):
     apps = []
     for name in ("one", "two"):
-        folder = write(tmp_path / name, f"from helper_{name} import VALUE\ndef run(analysis):\n    analysis.output_values = VALUE\n")
+        folder = write(
+            tmp_path / name,
+            f"from helper_{name} import VALUE\ndef run(analysis):\n    analysis.output_values = VALUE\n",
+        )
         (folder / f"helper_{name}.py").write_text(f"VALUE = {name!r}\n")
         apps.append(load_app(folder))
     results = []

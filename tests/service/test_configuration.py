@@ -16,7 +16,12 @@ def write_yaml(folder, service, name="octue.yaml"):
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ("OCTUE_SERVICE_NAMESPACE", "OCTUE_SERVICE_NAME", "OCTUE_SERVICE_REVISION_TAG", "OCTUE_SERVICE_CONFIGURATION_PATH"):
+    for name in (
+        "OCTUE_SERVICE_NAMESPACE",
+        "OCTUE_SERVICE_NAME",
+        "OCTUE_SERVICE_REVISION_TAG",
+        "OCTUE_SERVICE_CONFIGURATION_PATH",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -44,7 +49,9 @@ def test_every_octue_key(tmp_path):
         "delete_local_files": True,
         "configuration_values": {"n": 1},
         "configuration_manifest": {"id": "x", "datasets": {}},
-        "children": [{"key": "a", "id": "my-org/child:1.0", "backend": {"name": "GCPPubSubBackend", "project_id": "p"}}],
+        "children": [
+            {"key": "a", "id": "my-org/child:1.0", "backend": {"name": "GCPPubSubBackend", "project_id": "p"}}
+        ],
         "output_location": "gs://my-bucket/outputs",
         "use_signed_urls_for_output_datasets": True,
     }
@@ -53,8 +60,17 @@ def test_every_octue_key(tmp_path):
     assert configuration.app_source_path == tmp_path.resolve() / "src"
     assert configuration.twine_path == tmp_path.resolve() / "src" / "twine.json"
     assert configuration.dockerfile_path == tmp_path.resolve() / "Dockerfile"
-    for key in ("diagnostics_cloud_path", "service_registries", "event_store_table_id", "delete_local_files", "configuration_values",
-                "configuration_manifest", "children", "output_location", "use_signed_urls_for_output_datasets"):
+    for key in (
+        "diagnostics_cloud_path",
+        "service_registries",
+        "event_store_table_id",
+        "delete_local_files",
+        "configuration_values",
+        "configuration_manifest",
+        "children",
+        "output_location",
+        "use_signed_urls_for_output_datasets",
+    ):
         assert getattr(configuration, key) == service[key], key
 
 
@@ -76,7 +92,15 @@ def test_app_configuration_file(tmp_path):
 
 def test_octue_yaml_wins_over_the_app_configuration_file(tmp_path, caplog):
     (tmp_path / "app.json").write_text(json.dumps({"configuration_values": {"n": 2}}))
-    write_yaml(tmp_path, {"namespace": "my-org", "name": "my-service", "app_configuration_path": "app.json", "configuration_values": {"n": 3}})
+    write_yaml(
+        tmp_path,
+        {
+            "namespace": "my-org",
+            "name": "my-service",
+            "app_configuration_path": "app.json",
+            "configuration_values": {"n": 3},
+        },
+    )
     with caplog.at_level(logging.WARNING):
         assert load_service_configuration(tmp_path).configuration_values == {"n": 3}
     assert "set in both" in caplog.text
@@ -102,7 +126,10 @@ def test_unknown_keys_warn(tmp_path, caplog):
         ({"namespace": "my-org"}, "name: missing"),
         ({"namespace": "My_Org", "name": "s"}, "namespace: .*kebab case"),
         ({"namespace": "example", "name": "s"}, "namespace: the namespace 'example' is reserved"),
-        ({"namespace": "a", "name": "s", "output_location": "s3://bucket"}, "output_location: 's3://bucket' must be a Cloud Storage path"),
+        (
+            {"namespace": "a", "name": "s", "output_location": "s3://bucket"},
+            "output_location: 's3://bucket' must be a Cloud Storage path",
+        ),
         ({"namespace": "a", "name": "s", "delete_local_files": "yes"}, "delete_local_files: must be true or false"),
         ({"namespace": "a", "name": "s", "service_registries": [{"name": "x"}]}, "service_registries: must be a list"),
     ],

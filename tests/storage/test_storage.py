@@ -75,7 +75,9 @@ def test_emulator_start_stop_restores_environment_and_leaves_nothing(mode, stora
     emulator = StorageEmulator(default_bucket="fresh-bucket", mode=mode)
     with emulator:
         assert emulator.port > 0 and emulator.endpoint == f"http://localhost:{emulator.port}"
-        assert os.environ["STORAGE_EMULATOR_HOST"] == emulator.endpoint == emulator.environment()["STORAGE_EMULATOR_HOST"]
+        assert (
+            os.environ["STORAGE_EMULATOR_HOST"] == emulator.endpoint == emulator.environment()["STORAGE_EMULATOR_HOST"]
+        )
         client.upload_bytes(b"x", "gs://fresh-bucket/x")
         assert client.download_bytes("gs://fresh-bucket/x") == b"x"
         process = emulator._process

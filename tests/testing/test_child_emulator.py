@@ -17,7 +17,9 @@ def item(event: dict) -> dict:
 
 
 def test_result_is_the_answer_and_question_uuid_is_the_recorded_one():
-    emulator = ChildEmulator([item({"kind": "delivery_acknowledgement"}), item({"kind": "result", "output_values": {"x": [1, 2]}})])
+    emulator = ChildEmulator(
+        [item({"kind": "delivery_acknowledgement"}), item({"kind": "result", "output_values": {"x": [1, 2]}})]
+    )
     answer, question_uuid = emulator.ask(input_values={"anything": "is ignored"}, timeout=3)
     assert answer == {"output_values": {"x": [1, 2]}, "output_manifest": None}
     assert question_uuid == QUESTION
@@ -26,7 +28,9 @@ def test_result_is_the_answer_and_question_uuid_is_the_recorded_one():
 
 
 def test_falsy_outputs_and_tagged_types_are_kept():
-    emulator = ChildEmulator([item({"kind": "result", "output_values": {"n": 0, "labels": {"_type": "set", "items": ["a"]}}})])
+    emulator = ChildEmulator(
+        [item({"kind": "result", "output_values": {"n": 0, "labels": {"_type": "set", "items": ["a"]}}})]
+    )
     answer, _ = emulator.ask()
     assert answer["output_values"] == {"n": 0, "labels": {"a"}}
 
@@ -41,7 +45,11 @@ def test_output_manifest_is_a_manifest(tmp_path):
 
 @pytest.mark.parametrize(
     "exception_type, expected",
-    [("ValueError", ValueError), ("InvalidValuesContents", InvalidValuesContents), ("SomeCustomError", RemoteException)],
+    [
+        ("ValueError", ValueError),
+        ("InvalidValuesContents", InvalidValuesContents),
+        ("SomeCustomError", RemoteException),
+    ],
 )
 def test_exception_event_raises_the_remote_exception(exception_type, expected):
     emulator = ChildEmulator(
@@ -60,7 +68,9 @@ def test_exception_event_raises_the_remote_exception(exception_type, expected):
 
 def test_log_records_are_re_emitted_with_the_child_prefix(caplog):
     record = {"msg": "Computing 3 things.", "levelname": "WARNING", "levelno": 30, "name": "child_app", "lineno": 7}
-    emulator = ChildEmulator([item({"kind": "log_record", "log_record": record}), item({"kind": "result", "output_values": 1})])
+    emulator = ChildEmulator(
+        [item({"kind": "log_record", "log_record": record}), item({"kind": "result", "output_values": 1})]
+    )
     with caplog.at_level(logging.INFO):
         emulator.ask()
     [emitted] = [r for r in caplog.records if r.name == "child_app"]

@@ -18,7 +18,13 @@ def recorded(sender: str, output_values, logs=("Working.",)) -> list[dict]:
     attributes = {"sender": sender, "question_uuid": "8f5e7cb5-3e8c-4b8e-9a53-0a1b2c3d4e5f", "sender_type": "CHILD"}
     events = [{"event": {"kind": "delivery_acknowledgement"}, "attributes": attributes}]
     events += [
-        {"event": {"kind": "log_record", "log_record": {"msg": message, "levelname": "INFO", "levelno": 20, "name": "app"}}, "attributes": attributes}
+        {
+            "event": {
+                "kind": "log_record",
+                "log_record": {"msg": message, "levelname": "INFO", "levelno": 20, "name": "app"},
+            },
+            "attributes": attributes,
+        }
         for message in logs
     ]
     events.append({"event": {"kind": "result", "output_values": output_values}, "attributes": attributes})
@@ -29,7 +35,10 @@ def test_parent_service_answers_with_emulated_children_by_key(caplog):
     wind_speed = ChildEmulator(recorded("octue-beam-examples/wind-speed-service:local", [10.0, 9.5]))
     elevation = ChildEmulator(recorded("octue-beam-examples/elevation-service:local", [1500.0, 1552.3]))
 
-    with caplog.at_level(logging.INFO), emulated_children({"wind_speed": wind_speed, "elevation": elevation}) as emulation:
+    with (
+        caplog.at_level(logging.INFO),
+        emulated_children({"wind_speed": wind_speed, "elevation": elevation}) as emulation,
+    ):
         analysis = run_locally(PARENT, input_values=INPUT_VALUES)
 
     assert analysis.output_values == {"wind_speeds": [10.0, 9.5], "elevations": [1500.0, 1552.3]}

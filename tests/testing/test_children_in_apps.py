@@ -1,4 +1,5 @@
-"""Children inside apps: `analysis.children[key].ask(...)`, failures as exceptions, tree attributes, monitor messages."""
+"""Children inside apps: `analysis.children[key].ask(...)`, failures as exceptions, tree attributes, monitor
+messages."""
 
 import os
 import uuid
@@ -7,8 +8,8 @@ import pytest
 
 from octue_beam import run_locally
 from octue_beam.exceptions import RemoteException
-from octue_beam.service.running import answer
 from octue_beam.service.loading import load_service
+from octue_beam.service.running import answer
 from octue_beam.testing import ChildEmulator, emulated_children
 from tests.support.service_dirs import write_service
 
@@ -18,7 +19,9 @@ CHILDREN_TWINE = {
     "input_values_schema": {"type": "object"},
     "output_values_schema": {"type": "object"},
 }
-CHILDREN_CONFIGURATION = [{"key": "worker", "id": CHILD_SRUID, "backend": {"name": "GCPPubSubBackend", "project_id": "a-project"}}]
+CHILDREN_CONFIGURATION = [
+    {"key": "worker", "id": CHILD_SRUID, "backend": {"name": "GCPPubSubBackend", "project_id": "a-project"}}
+]
 
 
 def crash(exception_type: str, message: str = "the child failed") -> ChildEmulator:
@@ -33,7 +36,9 @@ def crash(exception_type: str, message: str = "the child failed") -> ChildEmulat
 
 
 def parent(tmp_path, app: str) -> str:
-    return write_service(tmp_path / "parent", app=app, twine=CHILDREN_TWINE, service={"children": CHILDREN_CONFIGURATION})
+    return write_service(
+        tmp_path / "parent", app=app, twine=CHILDREN_TWINE, service={"children": CHILDREN_CONFIGURATION}
+    )
 
 
 CATCHING_APP = """
@@ -59,7 +64,10 @@ def run(analysis):
 
 @pytest.mark.parametrize("exception_type, expected", [("TypeError", TypeError), ("DatabaseLocked", RemoteException)])
 def test_an_uncaught_child_failure_fails_the_parent_with_the_child_exception_type(tmp_path, exception_type, expected):
-    with emulated_children({"worker": crash(exception_type)}), pytest.raises(expected, match="the child failed") as raised:
+    with (
+        emulated_children({"worker": crash(exception_type)}),
+        pytest.raises(expected, match="the child failed") as raised,
+    ):
         run_locally(parent(tmp_path, UNCAUGHT_APP), input_values={})
     assert type(raised.value).__name__ == exception_type
     assert "child/app.py" in str(raised.value)  # the remote traceback is kept
@@ -93,7 +101,9 @@ def run(analysis):
 
 
 def test_questions_asked_of_emulated_children_carry_the_tree_attributes(tmp_path):
-    emulator = ChildEmulator([{"event": {"kind": "result", "output_values": {}}, "attributes": {"sender": CHILD_SRUID}}])
+    emulator = ChildEmulator(
+        [{"event": {"kind": "result", "output_values": {}}, "attributes": {"sender": CHILD_SRUID}}]
+    )
     app = """
 def run(analysis):
     analysis.children["worker"].ask(input_values={})
@@ -132,8 +142,15 @@ def run(analysis):
     answer, _ = analysis.children["c"].ask(input_values={"n": analysis.input_values["n"] * 10}, timeout=60)
     analysis.output_values = {"b": answer["output_values"]["c"]}
 """,
-        twine={"children": [{"key": "c"}], "input_values_schema": {"type": "object"}, "output_values_schema": {"type": "object"}},
-        service={"name": f"service-b-{suffix}", "children": [{"key": "c", "id": c_sruid, "backend": {"name": "GCPPubSubBackend", "project_id": project}}]},
+        twine={
+            "children": [{"key": "c"}],
+            "input_values_schema": {"type": "object"},
+            "output_values_schema": {"type": "object"},
+        },
+        service={
+            "name": f"service-b-{suffix}",
+            "children": [{"key": "c", "id": c_sruid, "backend": {"name": "GCPPubSubBackend", "project_id": project}}],
+        },
     )
     service_b = load_service(b_dir)
     assert service_b.sruid == b_sruid
@@ -161,8 +178,15 @@ def run(analysis):
     answer, _ = analysis.children["b"].ask(input_values={"n": 4}, timeout=60)
     analysis.output_values = {"a": answer["output_values"]["b"]}
 """,
-        twine={"children": [{"key": "b"}], "input_values_schema": {"type": "object"}, "output_values_schema": {"type": "object"}},
-        service={"name": "service-a", "children": [{"key": "b", "id": b_sruid, "backend": {"name": "GCPPubSubBackend", "project_id": project}}]},
+        twine={
+            "children": [{"key": "b"}],
+            "input_values_schema": {"type": "object"},
+            "output_values_schema": {"type": "object"},
+        },
+        service={
+            "name": "service-a",
+            "children": [{"key": "b", "id": b_sruid, "backend": {"name": "GCPPubSubBackend", "project_id": project}}],
+        },
     )
     service_a = load_service(a_dir)
     root_question, a_question = str(uuid.uuid4()), str(uuid.uuid4())
@@ -208,8 +232,12 @@ def run(analysis):
     answers = analysis.children["worker"].ask_multiple({"input_values": 1}, {"input_values": 2, "timeout": 60})
     analysis.output_values = {"answers": [answer["output_values"] for answer, _ in answers]}
 """
-    configuration = [{"key": "worker", "id": worker_sruid, "backend": {"name": "GCPPubSubBackend", "project_id": project}}]
-    service = load_service(write_service(tmp_path / "p", app=app, twine=CHILDREN_TWINE, service={"children": configuration}))
+    configuration = [
+        {"key": "worker", "id": worker_sruid, "backend": {"name": "GCPPubSubBackend", "project_id": project}}
+    ]
+    service = load_service(
+        write_service(tmp_path / "p", app=app, twine=CHILDREN_TWINE, service={"children": configuration})
+    )
     recorded = []
     original_init = Diagnostics.__init__
 

@@ -14,7 +14,9 @@ def test_the_plugin_is_registered_by_its_entry_point(pytestconfig):
     assert pytestconfig.pluginmanager.get_plugin("octue_beam") is plugin
 
 
-def test_local_service_serves_the_fractal_example_and_answers_questions(local_service, pubsub_emulator, storage_emulator):
+def test_local_service_serves_the_fractal_example_and_answers_questions(
+    local_service, pubsub_emulator, storage_emulator
+):
     assert os.environ["PUBSUB_EMULATOR_HOST"] == pubsub_emulator.host_port
     assert os.environ["GOOGLE_CLOUD_PROJECT"] == TEST_PROJECT
     service = local_service(FRACTAL, "--heartbeat_interval", "1")

@@ -9,9 +9,17 @@ from octue_beam import Twine, exceptions
 
 VALUES_TWINE = {
     "configuration_values_schema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
-    "input_values_schema": {"type": "object", "properties": {"height": {"type": "number", "minimum": 0}}, "required": ["height"]},
+    "input_values_schema": {
+        "type": "object",
+        "properties": {"height": {"type": "number", "minimum": 0}},
+        "required": ["height"],
+    },
     "output_values_schema": {"type": "object", "properties": {"result": {"type": "array"}}, "required": ["result"]},
-    "monitor_message_schema": {"type": "object", "properties": {"progress": {"type": "number"}}, "required": ["progress"]},
+    "monitor_message_schema": {
+        "type": "object",
+        "properties": {"progress": {"type": "number"}},
+        "required": ["progress"],
+    },
 }
 
 
@@ -21,7 +29,12 @@ class TestLoading:
         path.write_text(json.dumps(VALUES_TWINE))
         for source in (VALUES_TWINE, json.dumps(VALUES_TWINE), str(path), path, io.StringIO(json.dumps(VALUES_TWINE))):
             twine = Twine(source=source)
-            assert twine.available_strands == {"configuration_values", "input_values", "output_values", "monitor_message"}
+            assert twine.available_strands == {
+                "configuration_values",
+                "input_values",
+                "output_values",
+                "monitor_message",
+            }
 
     def test_duplicate_keys_are_an_error(self):
         with pytest.raises(exceptions.InvalidTwineJson, match="duplicate key 'input_values_schema'"):
@@ -48,7 +61,9 @@ class TestLoading:
             Twine(source={"input_values_schema": {"type": "not-a-type"}})
 
     def test_extra_top_level_keys_are_allowed(self):
-        twine = Twine(source={"title": "t", "description": "d", "notes": "n", "twined_version": "0.69.0", **VALUES_TWINE})
+        twine = Twine(
+            source={"title": "t", "description": "d", "notes": "n", "twined_version": "0.69.0", **VALUES_TWINE}
+        )
         assert "input_values" in twine.available_strands
 
     def test_empty_twine(self):
@@ -97,7 +112,13 @@ class TestValuesStrands:
         assert Twine(source=VALUES_TWINE).validate_input_values({"height": 1, "other": 2})
 
     def test_draft_is_taken_from_dollar_schema(self):
-        draft7 = {"input_values_schema": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "array", "items": [{"type": "string"}]}}
+        draft7 = {
+            "input_values_schema": {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "array",
+                "items": [{"type": "string"}],
+            }
+        }
         twine = Twine(source=draft7)
         twine.validate_input_values(["a", 1])
         with pytest.raises(exceptions.InvalidValuesContents, match=r"\$\[0\]"):
@@ -109,7 +130,9 @@ class TestValuesStrands:
             twine.validate_input_values([1])
 
     def test_formats_are_not_checked_as_in_octue(self):
-        Twine(source={"input_values_schema": {"type": "string", "format": "email"}}).validate_input_values('"not an email"')
+        Twine(source={"input_values_schema": {"type": "string", "format": "email"}}).validate_input_values(
+            '"not an email"'
+        )
 
     def test_loaded_strings_are_values_not_json(self):
         twine = Twine(source={"input_values_schema": {"type": "string"}})
@@ -127,7 +150,12 @@ class TestRequiredAndOptionalStrands:
             Twine(source=VALUES_TWINE).validate(input_values=None)
 
     def test_optional_strand_without_data(self):
-        twine = Twine(source={"input_values_schema": {"optional": True, "type": "object"}, "input_manifest": {"optional": True, "datasets": {}}})
+        twine = Twine(
+            source={
+                "input_values_schema": {"optional": True, "type": "object"},
+                "input_manifest": {"optional": True, "datasets": {}},
+            }
+        )
         assert twine.required_strands == set()
         assert twine.validate(input_values=None, input_manifest=None) == {"input_values": None, "input_manifest": None}
 
@@ -143,7 +171,14 @@ class TestRequiredAndOptionalStrands:
 MANIFEST_TWINE = {
     "input_manifest": {
         "datasets": {
-            "met_mast_data": {"purpose": "wind data", "file_tags_template": {"type": "object", "properties": {"height": {"type": "number"}}, "required": ["height"]}},
+            "met_mast_data": {
+                "purpose": "wind data",
+                "file_tags_template": {
+                    "type": "object",
+                    "properties": {"height": {"type": "number"}},
+                    "required": ["height"],
+                },
+            },
             "extras": {"optional": True},
         }
     },
@@ -157,7 +192,10 @@ class TestManifestStrands:
         assert Twine(source=MANIFEST_TWINE).validate_input_manifest(manifest) == manifest
 
     def test_missing_required_dataset(self):
-        with pytest.raises(exceptions.InvalidManifestContents, match="A dataset named 'met_mast_data' is expected in the input_manifest"):
+        with pytest.raises(
+            exceptions.InvalidManifestContents,
+            match="A dataset named 'met_mast_data' is expected in the input_manifest",
+        ):
             Twine(source=MANIFEST_TWINE).validate_input_manifest({"datasets": {"extras": "gs://b/x"}})
 
     def test_manifest_without_datasets(self):
@@ -177,7 +215,9 @@ class TestManifestStrands:
         with pytest.raises(exceptions.InvalidManifestContents) as error:
             twine.validate_file_tags("input_manifest", self._manifest({"heights": 10}))
         message = str(error.value)
-        assert "'mast-1.csv'" in message and "'met_mast_data'" in message and "'height' is a required property" in message
+        assert (
+            "'mast-1.csv'" in message and "'met_mast_data'" in message and "'height' is a required property" in message
+        )
 
 
 CHILDREN_TWINE = {"children": [{"key": "wind_speed", "purpose": "wind"}, {"key": "elevation", "notes": "height"}]}
@@ -198,7 +238,9 @@ class TestChildren:
 
     def test_unknown_keys_are_an_error(self):
         with pytest.raises(exceptions.InvalidValuesContents, match=r"\$\[2\]\.key: child with key 'temperature'"):
-            Twine(source=CHILDREN_TWINE).validate_children([child("wind_speed"), child("elevation"), child("temperature")])
+            Twine(source=CHILDREN_TWINE).validate_children(
+                [child("wind_speed"), child("elevation"), child("temperature")]
+            )
 
     def test_children_shape(self):
         with pytest.raises(exceptions.InvalidValuesContents, match="'backend' is a required property"):
@@ -251,7 +293,9 @@ class TestCredentials:
                 asked.append(name)
                 return SimpleNamespace(payload=SimpleNamespace(data=b"from-secret-manager"))
 
-        loaded = populate_from_secret_manager(["SECRET_THE_FIRST", "SECRET_THE_SECOND"], "my-project", client=FakeClient())
+        loaded = populate_from_secret_manager(
+            ["SECRET_THE_FIRST", "SECRET_THE_SECOND"], "my-project", client=FakeClient()
+        )
         assert loaded == ["SECRET_THE_SECOND"]
         assert asked == ["projects/my-project/secrets/SECRET_THE_SECOND/versions/latest"]
         assert os.environ["SECRET_THE_SECOND"] == "from-secret-manager"
@@ -262,15 +306,26 @@ class TestOctueTwine:
     """A twine written for Octue 0.69 (its docs' quick reference) accepts and rejects the same data."""
 
     OCTUE_TWINE = {
-        "input_values_schema": {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer", "minimum": 0}}},
-        "output_values_schema": {"type": "object", "properties": {"fibonacci": {"type": "array", "items": {"type": "integer"}}}},
+        "input_values_schema": {
+            "type": "object",
+            "required": ["n"],
+            "properties": {"n": {"type": "integer", "minimum": 0}},
+        },
+        "output_values_schema": {
+            "type": "object",
+            "properties": {"fibonacci": {"type": "array", "items": {"type": "integer"}}},
+        },
         "output_manifest": {"datasets": {"example_dataset": {}}},
         "input_manifest": {
             "datasets": {
                 "met_mast_data": {
                     "purpose": "...",
                     "optional": True,
-                    "file_tags_template": {"type": "object", "properties": {"height": {"type": "number"}}, "required": ["height"]},
+                    "file_tags_template": {
+                        "type": "object",
+                        "properties": {"height": {"type": "number"}},
+                        "required": ["height"],
+                    },
                 }
             }
         },
@@ -282,12 +337,27 @@ class TestOctueTwine:
     def test_strands(self):
         twine = Twine(source=self.OCTUE_TWINE)
         assert twine.available_strands == {
-            "input_values", "output_values", "output_manifest", "input_manifest", "children", "credentials", "monitor_message"
+            "input_values",
+            "output_values",
+            "output_manifest",
+            "input_manifest",
+            "children",
+            "credentials",
+            "monitor_message",
         }
         # As in Octue, only object strands without "optional": true are required (lists never are).
-        assert twine.required_strands == {"input_values", "output_values", "output_manifest", "input_manifest", "monitor_message"}
+        assert twine.required_strands == {
+            "input_values",
+            "output_values",
+            "output_manifest",
+            "input_manifest",
+            "monitor_message",
+        }
 
-    @pytest.mark.parametrize("values, accepted", [({"n": 3}, True), ({"n": -1}, False), ({}, False), ({"n": 1.5}, False), ({"n": 2, "x": 1}, True)])
+    @pytest.mark.parametrize(
+        "values, accepted",
+        [({"n": 3}, True), ({"n": -1}, False), ({}, False), ({"n": 1.5}, False), ({"n": 2, "x": 1}, True)],
+    )
     def test_input_values_decisions(self, values, accepted):
         twine = Twine(source=self.OCTUE_TWINE)
         if accepted:

@@ -11,7 +11,9 @@ def run(analysis):
     logger.info("Asking the children about %d locations.", len(locations))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        wind_speed = pool.submit(analysis.children["wind_speed"].ask, input_values={"locations": locations}, timeout=120)
+        wind_speed = pool.submit(
+            analysis.children["wind_speed"].ask, input_values={"locations": locations}, timeout=120
+        )
         elevation = pool.submit(analysis.children["elevation"].ask, input_values={"locations": locations}, timeout=120)
         wind_speeds = wind_speed.result()[0]["output_values"]
         elevations = elevation.result()[0]["output_values"]
