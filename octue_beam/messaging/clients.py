@@ -19,6 +19,15 @@ from octue_beam.environment import pubsub_emulator_host
 
 Client = TypeVar("Client")
 
+#: The options Google's Pub/Sub transports give their own channels: no size limit on messages either way (gRPC's
+#: default would refuse to receive messages over 4 MiB, well under Pub/Sub's 10 MB), and keepalives.
+CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_metadata_size", 4 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 30000),
+)
+
 
 def resolve_emulator_host(emulator_host: str | None = None) -> str:
     """`emulator_host` if given, else the environment's `PUBSUB_EMULATOR_HOST` ("" for the real Pub/Sub)."""
@@ -32,7 +41,8 @@ def new_client(client_class: type[Client], emulator_host: str | None = None, **o
     transport_class = client_class.get_transport_class("grpc")
     if host:
         # What the library does for PUBSUB_EMULATOR_HOST: an insecure channel to the emulator, no credentials.
-        options["transport"] = transport_class(channel=grpc.insecure_channel(target=host), host=host)
+        channel = grpc.insecure_channel(target=host, options=CHANNEL_OPTIONS)
+        options["transport"] = transport_class(channel=channel, host=host)
     elif pubsub_emulator_host():
         # The library would follow PUBSUB_EMULATOR_HOST: give it the real service's transport instead.
         options["transport"] = transport_class()

@@ -1,11 +1,14 @@
 """Clients are built for an explicit emulator host, never by rewriting the environment."""
 
 import os
+import uuid
 
 import google.pubsub_v1
 from google.cloud import pubsub_v1
 
 from octue_beam.messaging.clients import PubSubClients, default_clients, new_client, resolve_emulator_host, use_clients
+from octue_beam.messaging.publishing import OrderedBatchPublisher
+from octue_beam.messaging.pubsub import ensure_subscription, ensure_topic
 
 
 def test_a_client_is_built_for_the_emulator_host_given_whatever_the_environment_says(monkeypatch):
@@ -40,3 +43,26 @@ def test_shared_clients_are_one_per_kind_and_emulator_and_replaceable():
     clients.close()
     assert clients.publisher("localhost:4444") is not publisher  # built again after close
     clients.close()
+
+
+def test_clients_of_an_emulator_send_and_receive_messages_up_to_pubsubs_limit(pubsub_emulator):
+    """gRPC's default would refuse to receive a message over 4 MiB; Pub/Sub accepts up to 10 MB."""
+    project = os.environ["GOOGLE_CLOUD_PROJECT"]
+    suffix = uuid.uuid4().hex[:8]
+    topic = ensure_topic(project, f"test.big.{suffix}", emulator_host=pubsub_emulator.host_port)
+    subscription = ensure_subscription(
+        project, f"test.big.{suffix}", f"test.big.{suffix}", emulator_host=pubsub_emulator.host_port
+    )
+    data = os.urandom(6_000_000)
+    publisher = OrderedBatchPublisher(project, f"test.big.{suffix}", emulator_host=pubsub_emulator.host_port)
+    try:
+        publisher.publish_raw(data, {"size": "6MB"}, wait=True)
+    finally:
+        publisher.close()
+    subscriber = new_client(pubsub_v1.SubscriberClient, pubsub_emulator.host_port)
+    try:
+        response = subscriber.pull(subscription=subscription, max_messages=1, timeout=30)
+    finally:
+        subscriber.close()
+    assert topic.endswith(f"test.big.{suffix}")
+    assert [message.message.data for message in response.received_messages] == [data]
