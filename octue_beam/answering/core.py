@@ -26,7 +26,7 @@ from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging import events
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH, response_attributes
 from octue_beam.messaging.parsing import best_effort_question_attributes
-from octue_beam.messaging.publishing import Publisher
+from octue_beam.messaging.publishing import Publisher, refused
 from octue_beam.resources import cache
 from octue_beam.service.loading import Service, load_service
 from octue_beam.service.running import answer
@@ -54,15 +54,38 @@ class PendingAnswer:
         return self.emitter.question_uuid
 
     def wait(self) -> Answer:
-        """Wait until the sink accepted the final event; if it failed (e.g. too big for Pub/Sub, or not serialisable),
-        send an `exception` saying so instead. Never raises; returns the final event that was sent."""
+        """Wait until the sink accepted the final event. If the sink refused it for good (too big for Pub/Sub, not
+        serialisable, invalid: `messaging.publishing.refused`), send an `exception` saying so instead. After a timeout
+        or a transient error the final event may still arrive, so it is never replaced (the parent would get a result
+        and then an exception): the wait goes on a few rounds, then the failure is logged. Never raises; returns the
+        final event that was sent (or may have been)."""
         emitter, final = self.emitter, self.final
+        rounds = 4  # the publisher's own retries end well within this many publish timeouts
         try:
             if self.future is None:  # handing the final event to the sink failed: `final` already says why
                 self.future = emitter.finish(final)
-            self.future.result(timeout=emitter.publish_timeout)
-        except Exception as error:
-            logger.exception("Could not publish the %s of question %s.", final.get("kind"), self.question_uuid)
+            for round_ in range(1, rounds + 1):
+                try:
+                    self.future.result(timeout=emitter.publish_timeout)
+                    break
+                except futures.TimeoutError:
+                    if round_ == rounds:
+                        raise
+                    logger.warning(
+                        "The %s of question %s is not confirmed after %.0f s; still waiting.",
+                        final.get("kind"), self.question_uuid, round_ * emitter.publish_timeout,
+                    )
+        except Exception as error:  # noqa: BLE001 - sorted here: refused (replaced) or maybe sent (logged)
+            if not refused(error):
+                logger.error(
+                    "The %s of question %s may not have been sent (%s: %s); it is not replaced by an exception, since "
+                    "it may still arrive.", final.get("kind"), self.question_uuid, type(error).__name__, error,
+                )
+                return Answer(final, emitter.attributes)
+            logger.error(
+                "Could not publish the %s of question %s: %s: %s", final.get("kind"), self.question_uuid,
+                type(error).__name__, error,
+            )
             final = _not_sent(error)
             try:
                 emitter.finish(final).result(timeout=emitter.publish_timeout)

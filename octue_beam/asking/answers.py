@@ -7,6 +7,13 @@ and CHILD as sender type, reads it with one streaming pull, and hands each waiti
 question waiting here is acked and ignored. The subscription is deleted by `close()`, at interpreter exit, and
 Pub/Sub expires it after a day without readers if the process was killed. The process's listeners are held by its
 `AskingSession` (`octue_beam.asking.session`).
+
+A listener survives a restarted emulator (or a deleted subscription): the client library reopens a streaming pull
+that failed with a transient error (UNAVAILABLE while the emulator is down) by itself; when the pull stops for good
+with NotFound (a fresh emulator has no subscription) or a transient error, the listener recreates its subscription
+(and, on an emulator, the topic) and resumes, logging it once, instead of failing every waiting question. Events
+published while no subscription existed are lost: the waiting questions' watchdogs and retries deal with them.
+Waiting questions ignore a second copy of an event (same event `uuid`), so nothing reaches a parent twice.
 """
 
 import atexit
@@ -19,17 +26,22 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from google.api_core import exceptions as api_exceptions
 from google.cloud import pubsub_v1
 
 from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging import pubsub
 from octue_beam.messaging.attributes import CHILD
-from octue_beam.messaging.clients import new_client, resolve_emulator_host
+from octue_beam.messaging.clients import TRANSIENT_ERRORS, new_client, resolve_emulator_host
 from octue_beam.messaging.parsing import decode_event, decode_message_attributes, is_addressed_to, validate_event
 
 logger = logging.getLogger(__name__)
 
 SUBSCRIPTION_TTL_SECONDS = 24 * 3600  # Pub/Sub's minimum; a safety net for processes killed without cleanup
+#: Errors that end a streaming pull after which the listener recreates its subscription and resumes.
+RECOVERABLE_ERRORS: tuple[type[Exception], ...] = (api_exceptions.NotFound, *TRANSIENT_ERRORS)
+#: How long a listener tries to recreate its subscription before failing the questions waiting on it.
+RECOVERY_SECONDS = 300.0
 
 
 class ListenerFailed:
@@ -43,7 +55,8 @@ class AnswerListener:
     """One answer subscription and streaming pull, dispatching events to waiting questions by question UUID.
 
     `emulator_host` is the Pub/Sub emulator to listen on (None: `PUBSUB_EMULATOR_HOST` now; "": the real Pub/Sub);
-    `on_close(listener)` is called once it is closed (its session forgets it).
+    `on_close(listener)` is called once it is closed (its session forgets it). `recoveries` counts the times it
+    recreated its subscription and resumed (see the module docstring).
     """
 
     def __init__(
@@ -68,6 +81,7 @@ class AnswerListener:
         self.emulator_host = resolve_emulator_host(emulator_host)
         self._on_close = on_close
         self.pid = os.getpid()  # a forked child must neither use nor delete its parent's subscription
+        self.recoveries = 0
 
     @property
     def subscription_path(self) -> str:
@@ -78,26 +92,33 @@ class AnswerListener:
         with self._lock:
             if self._future is not None:
                 return self
-            pubsub.ensure_subscription(
-                self.project,
-                self.subscription_name,
-                self.topic_name,
-                filter=pubsub.answer_subscription_filter(self.parent_sruid),
-                expiration_ttl_seconds=SUBSCRIPTION_TTL_SECONDS,
-                message_retention_seconds=600,
-                create_topic=bool(self.emulator_host),
-                emulator_host=self.emulator_host,
-            )
+            self._ensure_subscription()
             atexit.register(self.close)
             self._client = new_client(pubsub_v1.SubscriberClient, self.emulator_host)
-            self._future = self._client.subscribe(
-                self.subscription_path,
-                callback=self._on_message,
-                flow_control=pubsub_v1.types.FlowControl(max_messages=500),
-            )
-            self._future.add_done_callback(self._on_stopped)
+            self._subscribe()
             logger.debug("Listening for answers to %s on %r.", self.parent_sruid, self.subscription_path)
         return self
+
+    def _ensure_subscription(self) -> None:
+        pubsub.ensure_subscription(
+            self.project,
+            self.subscription_name,
+            self.topic_name,
+            filter=pubsub.answer_subscription_filter(self.parent_sruid),
+            expiration_ttl_seconds=SUBSCRIPTION_TTL_SECONDS,
+            message_retention_seconds=600,
+            create_topic=bool(self.emulator_host),
+            emulator_host=self.emulator_host,
+        )
+
+    def _subscribe(self) -> None:
+        """Start the streaming pull (with the lock held)."""
+        self._future = self._client.subscribe(
+            self.subscription_path,
+            callback=self._on_message,
+            flow_control=pubsub_v1.types.FlowControl(max_messages=500),
+        )
+        self._future.add_done_callback(self._on_stopped)
 
     def register(self, question_uuid: str, events: queue.Queue | None = None) -> queue.Queue:
         """The queue that will receive `(event, typed_attributes, data, arrival_monotonic_time)` items of the question
@@ -159,6 +180,44 @@ class AnswerListener:
             error = cancelled
         if error is None:
             return
+        with self._lock:
+            if self._closed or future is not self._future:
+                return
+        if isinstance(error, RECOVERABLE_ERRORS):
+            threading.Thread(
+                target=self._recover, args=(error,), name="octue-beam-answers-recovery", daemon=True
+            ).start()
+            return
+        self._fail(error)
+
+    def _recover(self, error: BaseException) -> None:
+        """Recreate the subscription and resume the streaming pull, retrying with backoff for `RECOVERY_SECONDS`;
+        then fail the waiting questions."""
+        logger.warning(
+            "Stopped receiving answers on %r (%s: %s); recreating the subscription and resuming.",
+            self.subscription_path, type(error).__name__, str(error).split("\n", 1)[0],
+        )
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        delay = 0.5
+        while not self._closed:
+            try:
+                self._ensure_subscription()
+                with self._lock:
+                    if self._closed:
+                        return
+                    self._subscribe()
+                    self.recoveries += 1
+                logger.warning("Receiving answers on %r again.", self.subscription_path)
+                return
+            except Exception as attempt_error:  # noqa: BLE001 - retried until the deadline, then reported
+                if time.monotonic() + delay > deadline:
+                    self._fail(attempt_error)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _fail(self, error: BaseException) -> None:
+        """Fail every question waiting here, and those registered later."""
         logger.error("Stopped receiving answers on %r: %s", self.subscription_path, error)
         with self._lock:
             self.failure = error

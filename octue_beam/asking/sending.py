@@ -66,7 +66,9 @@ def send_questions(
         future = publisher.publish(question.event, question.attributes)
         question.started()
         if failures is not None:
-            future.add_done_callback(functools.partial(_report_failure, question, question.retry_count, failures))
+            future.add_done_callback(
+                functools.partial(_report_failure, question, question.retry_count, failures, session)
+            )
         futures.append(future)
     if failures is not None:
         return
@@ -74,7 +76,7 @@ def send_questions(
         try:
             future.result(timeout=PUBLISH_TIMEOUT)
         except Exception as error:  # noqa: BLE001
-            raise _publish_error(question, error) from None
+            raise _publish_error(question, error, session) from None
 
 
 def resend(question: Question, failures: queue.Queue | None = None, *, session: AskingSession) -> None:
@@ -87,17 +89,21 @@ def resender(session: AskingSession) -> Resend:
     return functools.partial(resend, session=session)
 
 
-def _report_failure(question: Question, retry_count: int, failures: queue.Queue, future: Any) -> None:
+def _report_failure(
+    question: Question, retry_count: int, failures: queue.Queue, session: AskingSession, future: Any
+) -> None:
     try:
         error = future.exception()
     except BaseException as cancelled:  # noqa: BLE001
         error = cancelled
     if error is not None:
-        failures.put(PublishFailed(question.question_uuid, retry_count, _publish_error(question, error)))
+        failures.put(PublishFailed(question.question_uuid, retry_count, _publish_error(question, error, session)))
 
 
-def _publish_error(question: Question, error: BaseException) -> BaseException:
+def _publish_error(question: Question, error: BaseException, session: AskingSession) -> BaseException:
     if isinstance(error, api_exceptions.NotFound):
+        if question.emulator_host:  # a restarted emulator lost the topic: a retry makes it again
+            session.topic_missing(question.project, question.topic_name, question.emulator_host)
         return ServiceNotFound(
             f"The services topic {pubsub.topic_path(question.project, question.topic_name)!r} does not exist, so "
             f"{question.service_id} cannot be asked. Check the project and TWINED_SERVICES_TOPIC_NAME."

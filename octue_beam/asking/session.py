@@ -79,6 +79,12 @@ class AskingSession:
         with self._lock:
             self._topics_checked[key] = now
 
+    def topic_missing(self, project: str, topic_name: str | None, emulator_host: str) -> None:
+        """Forget that the topic was made on `emulator_host` (a publish found it missing: the emulator restarted), so
+        that the next question makes it again at once."""
+        with self._lock:
+            self._topics_checked.pop((pubsub.topic_path(project, topic_name), emulator_host), None)
+
     # --- listening ----------------------------------------------------------------------------------------------
 
     def listener(

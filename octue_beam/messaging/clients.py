@@ -13,6 +13,8 @@ import threading
 from typing import Any, TypeVar
 
 import grpc
+from google.api_core import exceptions as api_exceptions
+from google.api_core import retry as api_retry
 from google.cloud import pubsub_v1
 
 from octue_beam.environment import pubsub_emulator_host
@@ -27,6 +29,34 @@ CHANNEL_OPTIONS = (
     ("grpc.max_metadata_size", 4 * 1024 * 1024),
     ("grpc.keepalive_time_ms", 30000),
 )
+
+
+#: Errors after which the same call may well succeed (a slow or restarting Pub/Sub or emulator): retried with backoff.
+#: Anything else (NotFound, InvalidArgument, PermissionDenied, ResourceExhausted for a message over gRPC's limit...)
+#: is definitive for that call.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    api_exceptions.DeadlineExceeded,
+    api_exceptions.ServiceUnavailable,
+    api_exceptions.Aborted,
+    api_exceptions.InternalServerError,
+    api_exceptions.Unknown,
+)
+
+#: How long one admin request (topics, subscriptions) may take, and how long its retries may go on.
+ADMIN_REQUEST_TIMEOUT = 30.0
+ADMIN_RETRY_SECONDS = 120.0
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` is one of the `TRANSIENT_ERRORS` (worth retrying the same call)."""
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
+def admin_retry(seconds: float = ADMIN_RETRY_SECONDS) -> api_retry.Retry:
+    """The retry policy of admin calls: `TRANSIENT_ERRORS` retried with exponential backoff (0.2 s doubling up to
+    10 s) for at most `seconds`. Google's defaults retry only UNAVAILABLE (not DEADLINE_EXCEEDED) and for 600 s."""
+    predicate = api_retry.if_exception_type(*TRANSIENT_ERRORS)
+    return api_retry.Retry(predicate=predicate, initial=0.2, maximum=10.0, multiplier=2.0, timeout=seconds)
 
 
 def resolve_emulator_host(emulator_host: str | None = None) -> str:

@@ -5,7 +5,10 @@ form of its SRUID; a parent reads answers from a subscription filtered on its ow
 with message ordering on and a 600 s ack deadline, like Octue's.
 
 The Pub/Sub emulator accepts filters but does not apply them: readers must check attributes themselves.
-Publishing is in `octue_beam.messaging.publishing`; the clients used here are `clients.default_clients()`.
+Publishing is in `octue_beam.messaging.publishing`; the clients used here are `clients.default_clients()`. Every
+admin call here takes at most `ADMIN_REQUEST_TIMEOUT` seconds per attempt and retries `TRANSIENT_ERRORS`
+(DEADLINE_EXCEEDED, UNAVAILABLE...) with backoff for at most `ADMIN_RETRY_SECONDS` (`clients.admin_retry`), so a
+slow or restarting emulator delays them instead of failing them; a missing or existing resource is not retried.
 """
 
 import logging
@@ -17,7 +20,7 @@ from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
 
 from octue_beam.messaging.attributes import CHILD, PARENT
-from octue_beam.messaging.clients import default_clients, resolve_emulator_host
+from octue_beam.messaging.clients import ADMIN_REQUEST_TIMEOUT, admin_retry, default_clients, resolve_emulator_host
 from octue_beam.messaging.sruid import to_pub_sub_form
 
 logger = logging.getLogger(__name__)
@@ -111,11 +114,17 @@ def subscriber_client(emulator_host: str | None = None) -> pubsub_v1.SubscriberC
 # Each takes `emulator_host` (None: as PUBSUB_EMULATOR_HOST says now, "": the real Pub/Sub; see `clients`).
 
 
+def _admin() -> dict[str, Any]:
+    """The `retry` and `timeout` of an admin call (see the module docstring)."""
+    return {"retry": admin_retry(), "timeout": ADMIN_REQUEST_TIMEOUT}
+
+
+
 def ensure_topic(project: str, name: str | None = None, *, emulator_host: str | None = None) -> str:
     """Create the topic if it does not exist; return its path."""
     path = topic_path(project, name)
     try:
-        publisher_client(emulator_host).create_topic(name=path)
+        publisher_client(emulator_host).create_topic(name=path, **_admin())
         logger.debug("Created topic %r.", path)
     except api_exceptions.AlreadyExists:
         pass
@@ -125,7 +134,7 @@ def ensure_topic(project: str, name: str | None = None, *, emulator_host: str | 
 def topic_exists(project: str, name: str | None = None, *, emulator_host: str | None = None) -> bool:
     """Whether the topic exists."""
     try:
-        publisher_client(emulator_host).get_topic(topic=topic_path(project, name))
+        publisher_client(emulator_host).get_topic(topic=topic_path(project, name), **_admin())
         return True
     except api_exceptions.NotFound:
         return False
@@ -134,7 +143,7 @@ def topic_exists(project: str, name: str | None = None, *, emulator_host: str | 
 def delete_topic(project: str, name: str | None = None, *, emulator_host: str | None = None) -> None:
     """Delete the topic; a missing one is fine."""
     try:
-        publisher_client(emulator_host).delete_topic(topic=topic_path(project, name))
+        publisher_client(emulator_host).delete_topic(topic=topic_path(project, name), **_admin())
     except api_exceptions.NotFound:
         pass
 
@@ -184,12 +193,12 @@ def ensure_subscription(
         request["push_config"] = pubsub_v1.types.PushConfig(push_endpoint=push_endpoint)
     client = subscriber_client(host)
     try:
-        client.create_subscription(request=request)
+        client.create_subscription(request=request, **_admin())
         logger.debug("Created subscription %r (filter %r).", path, filter)
         return path
     except api_exceptions.AlreadyExists:
         pass
-    existing = client.get_subscription(request={"subscription": path})
+    existing = client.get_subscription(request={"subscription": path}, **_admin())
     if existing.topic == request["topic"]:
         return path
     if not host:
@@ -200,15 +209,17 @@ def ensure_subscription(
     logger.warning(
         "Replacing the emulator subscription %r, which read %r, with one on %r.", path, existing.topic, request["topic"]
     )
-    client.delete_subscription(request={"subscription": path})
-    client.create_subscription(request=request)
+    client.delete_subscription(request={"subscription": path}, **_admin())
+    client.create_subscription(request=request, **_admin())
     return path
 
 
 def subscription_exists(project: str, subscription_name: str, *, emulator_host: str | None = None) -> bool:
     """Whether the subscription exists."""
     try:
-        subscriber_client(emulator_host).get_subscription(subscription=subscription_path(project, subscription_name))
+        subscriber_client(emulator_host).get_subscription(
+            subscription=subscription_path(project, subscription_name), **_admin()
+        )
         return True
     except api_exceptions.NotFound:
         return False
@@ -218,7 +229,7 @@ def delete_subscription(
     project: str, subscription_name: str, *, emulator_host: str | None = None, timeout: float | None = None
 ) -> None:
     """Delete the subscription; a missing one is fine. With `timeout`, make one attempt of at most that long."""
-    kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout, "retry": None}
+    kwargs: dict[str, Any] = _admin() if timeout is None else {"timeout": timeout, "retry": None}
     try:
         subscriber_client(emulator_host).delete_subscription(
             subscription=subscription_path(project, subscription_name), **kwargs
@@ -265,7 +276,8 @@ def ensure_service_resources(
                     "filter": service_subscription_filter(sruid),
                     "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
                     "enable_message_ordering": True,
-                }
+                },
+                **_admin(),
             )
         except api_exceptions.AlreadyExists:
             pass

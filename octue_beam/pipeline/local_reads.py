@@ -1,4 +1,4 @@
-"""Bigger Pub/Sub pulls on the local runner.
+"""The local runner's Pub/Sub reads: bigger pulls, any message size Pub/Sub accepts, and pulls that survive faults.
 
 Beam's BundleBasedDirectRunner pulls at most 10 messages per read bundle, and each read bundle costs ~40 ms of
 runner overhead, which caps a local pipeline at ~250 messages/s. On the Pub/Sub emulator a service's subscription
@@ -6,38 +6,91 @@ also receives every event on the services topic (the emulator ignores subscripti
 service's own acknowledgements, heartbeats and results, so only about one message in four read is a question.
 Raising the pull size (`--local_pull_size`, default 100) lets the local runner keep up. The runner acknowledges
 messages when it pulls them (at-most-once locally, as before); Dataflow is not affected.
+
+The runner's subscriber client is also built through `octue_beam.messaging.clients` (so with its `CHANNEL_OPTIONS`):
+Beam's own client keeps gRPC's 4 MiB receive limit, so one answer of 4.5-9.5 MB on the topic (which the service's
+own subscription receives too on the emulator) made every later pull fail. And a pull or acknowledgement that fails
+with a transient error (`TRANSIENT_ERRORS`: DEADLINE_EXCEEDED, UNAVAILABLE...) is logged once and retried with
+backoff instead of failing the read bundle: the runner gives up on a bundle after 4 failed attempts, which ended the
+whole service under load. A lost subscription (NotFound) still fails the read: that is for whoever runs the pipeline.
 """
 
 import logging
 import threading
+import time
 
 from apache_beam.runners.direct import transform_evaluator
+from google.cloud import pubsub_v1
+
+from octue_beam.messaging.clients import TRANSIENT_ERRORS, new_client
 
 logger = logging.getLogger(__name__)
+
+ACKNOWLEDGE_ATTEMPTS = 4
+MAX_BACKOFF_SECONDS = 5.0
 
 _lock = threading.Lock()
 _pull_size = 10
 _installed = False
 
 
-class _SizedPulls:
-    """Wraps the runner's subscriber client so that each pull asks for up to `_pull_size` messages."""
+class _LocalPulls:
+    """Wraps the runner's subscriber client: each pull asks for up to `_pull_size` messages; transient faults of a
+    pull give an empty pull after a backoff (logged once per outage), and acknowledgements are retried."""
 
     def __init__(self, client: object) -> None:
         self._client = client
+        self._failures = 0
 
     def pull(self, subscription: str, max_messages: int = 10, **kwargs: object) -> object:
-        return self._client.pull(subscription=subscription, max_messages=max(max_messages, _pull_size), **kwargs)
+        kwargs.setdefault("retry", None)  # the library would retry for up to a minute inside one read bundle
+        try:
+            response = self._client.pull(
+                subscription=subscription, max_messages=max(max_messages, _pull_size), **kwargs
+            )
+        except TRANSIENT_ERRORS as error:
+            self._failed("pull from", subscription, error)
+            return pubsub_v1.types.PullResponse()
+        if self._failures:
+            logger.warning("Reading %r again after %d failed pull(s).", subscription, self._failures)
+            self._failures = 0
+        return response
+
+    def acknowledge(self, subscription: str, ack_ids: list, **kwargs: object) -> None:
+        kwargs.setdefault("retry", None)
+        for attempt in range(1, ACKNOWLEDGE_ATTEMPTS + 1):
+            try:
+                self._client.acknowledge(subscription=subscription, ack_ids=ack_ids, **kwargs)
+                return
+            except TRANSIENT_ERRORS as error:
+                if attempt == ACKNOWLEDGE_ATTEMPTS:
+                    # Redelivered after the ack deadline; the worker's seen set drops the copies of a question.
+                    logger.warning(
+                        "Could not acknowledge %d message(s) on %r (%s); they may be delivered again.",
+                        len(ack_ids), subscription, type(error).__name__,
+                    )
+                    return
+                time.sleep(min(0.2 * 2**attempt, MAX_BACKOFF_SECONDS))
+
+    def _failed(self, action: str, subscription: str, error: BaseException) -> None:
+        self._failures += 1
+        if self._failures == 1:
+            logger.warning(
+                "Could not %s %r (%s: %s); retrying with backoff.",
+                action, subscription, type(error).__name__, str(error).split("\n", 1)[0],
+            )
+        time.sleep(min(0.2 * 2 ** min(self._failures, 5), MAX_BACKOFF_SECONDS))
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._client, name)
 
 
 def set_local_pull_size(size: int) -> bool:
-    """Make the local runner's Pub/Sub reads pull up to `size` messages (process-wide); False if not possible."""
+    """Make the local runner's Pub/Sub reads pull up to `size` messages, through a client built by
+    `messaging.clients` that survives transient faults (process-wide); False if this Beam version has no hook."""
     global _pull_size, _installed
     evaluator = getattr(transform_evaluator, "_PubSubReadEvaluator", None)
-    original = getattr(evaluator, "_get_subscriber_client", None)
+    original = getattr(evaluator, "_get_subscriber_client_state_unlocked", None)
     if original is None:
         logger.warning("This Beam version's local runner cannot be given a Pub/Sub pull size; using its default.")
         return False
@@ -46,9 +99,13 @@ def set_local_pull_size(size: int) -> bool:
         if not _installed:
             original_function = original.__func__
 
-            def _get_subscriber_client(cls, transform):  # same signature as Beam's
-                return _SizedPulls(original_function(cls, transform))
+            def _get_subscriber_client_state_unlocked(cls, transform):  # same signature as Beam's
+                state = original_function(cls, transform)  # Beam's cached state of this read
+                if not isinstance(state.client, _LocalPulls):
+                    default, state.client = state.client, _LocalPulls(new_client(pubsub_v1.SubscriberClient))
+                    default.close()
+                return state
 
-            evaluator._get_subscriber_client = classmethod(_get_subscriber_client)
+            evaluator._get_subscriber_client_state_unlocked = classmethod(_get_subscriber_client_state_unlocked)
             _installed = True
     return True

@@ -5,6 +5,7 @@ import queue
 from octue_beam.asking.questions import Question
 from octue_beam.asking.session import AskingSession, TrackedQuestion, default_session, use_session
 from octue_beam.asking.waiting import Waiter
+from octue_beam.messaging import pubsub
 
 
 class FakeListener:
@@ -49,3 +50,15 @@ def test_asynchronous_questions_are_tracked_until_forgotten():
     assert session.forget("q-1") is tracked
     assert session.tracked("q-1") is None
     assert session.forget("q-1") is None
+
+
+def test_a_topic_found_missing_on_an_emulator_is_made_again_at_once(monkeypatch):
+    made = []
+    monkeypatch.setattr(pubsub, "ensure_topic", lambda project, name, emulator_host: made.append(name))
+    session = AskingSession()
+    session.ensure_emulator_topic("proj", "t", "localhost:1")
+    session.ensure_emulator_topic("proj", "t", "localhost:1")  # checked moments ago: not again
+    assert made == ["t"]
+    session.topic_missing("proj", "t", "localhost:1")  # a publish found it missing: the emulator restarted
+    session.ensure_emulator_topic("proj", "t", "localhost:1")
+    assert made == ["t", "t"]

@@ -4,6 +4,8 @@ over a fake library client, and MemoryPublisher."""
 import json
 import logging
 import threading
+import time
+import uuid
 from concurrent import futures
 
 import pytest
@@ -11,8 +13,16 @@ from google.api_core import exceptions as api_exceptions
 
 from octue_beam.messaging import events, publishing
 from octue_beam.messaging.attributes import question_attributes, response_attributes
-from octue_beam.messaging.parsing import parse_message
-from octue_beam.messaging.publishing import MemoryPublisher, OrderedBatchPublisher, UnorderedPublisher, wire_message
+from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES, parse_message
+from octue_beam.messaging.publishing import (
+    MemoryPublisher,
+    MessageTooLarge,
+    OrderedBatchPublisher,
+    UnorderedPublisher,
+    ordering_key,
+    refused,
+    wire_message,
+)
 
 PARENT = "local/local-test:local"
 CHILD = "my-org/my-svc:1.2.0"
@@ -38,7 +48,7 @@ class FakeGapicClient:
         self.first_request_started = threading.Event()
         self._count = 0
 
-    def publish(self, topic: str, messages: list, timeout: float) -> Response:
+    def publish(self, topic: str, messages: list, timeout: float, retry: object = None) -> Response:
         assert topic == "projects/proj/topics/events"
         if self.gate is not None and not self.first_request_started.is_set():
             self.first_request_started.set()
@@ -67,7 +77,7 @@ def test_order_is_kept_across_the_events_of_several_questions_sent_in_few_reques
     assert client.first_request_started.wait(10)
     for n in range(12):  # queued behind the first request, which is held
         attributes = questions[n % 3]
-        sent.append((attributes["question_uuid"], n))
+        sent.append((ordering_key(attributes["question_uuid"]), n))
         sent_future = events_publisher.publish(events.monitor_message({"n": n}), attributes)
     gate.set()
     assert first.result(timeout=10) == "id-1"
@@ -80,7 +90,7 @@ def test_order_is_kept_across_the_events_of_several_questions_sent_in_few_reques
     assert received == sent
     for message in messages:
         _, attributes = parse_message(message.data, dict(message.attributes))
-        assert attributes["question_uuid"] == message.ordering_key
+        assert ordering_key(attributes["question_uuid"]) == message.ordering_key
 
 
 def test_a_message_pubsub_refuses_fails_only_itself():
@@ -212,3 +222,111 @@ def test_memory_publisher_can_fail_every_publish():
     with pytest.raises(api_exceptions.NotFound):
         memory.publish_raw(b"x", {}, wait=True)
     assert memory.messages == []
+
+
+def big_result(size: int) -> dict:
+    return events.result(output_values={"value": "x" * size})
+
+
+def test_an_event_over_pubsubs_limit_fails_at_once_saying_to_use_a_manifest_and_never_reaches_pubsub():
+    client = FakeGapicClient()
+    events_publisher = publisher(client)
+    attributes = response_to_new_question()
+    too_big = events_publisher.publish(big_result(MAX_MESSAGE_BYTES), attributes)
+    assert too_big.done()  # failed at once: nothing queued behind a request Pub/Sub would never answer
+    error = too_big.exception()
+    assert isinstance(error, MessageTooLarge) and refused(error)
+    assert f"limit of {MAX_MESSAGE_BYTES} bytes" in str(error)
+    assert "output manifest" in str(error) and attributes["question_uuid"] in str(error)
+    with pytest.raises(MessageTooLarge):
+        events_publisher.publish_raw(b"x" * (MAX_MESSAGE_BYTES + 1), {}, ordering_key="q", wait=True)
+    assert events_publisher.publish(events.heartbeat(), attributes, wait=True).result() == "id-1"
+    fits = events_publisher.publish(big_result(MAX_MESSAGE_BYTES - 2000), attributes, wait=True)
+    assert fits.result() == "id-2"
+    events_publisher.close()
+    assert [len(request) for request in client.requests] == [1, 1]
+
+
+def test_a_question_over_pubsubs_limit_fails_at_once_saying_to_use_an_input_manifest():
+    class LibraryClient:
+        published = 0
+
+        def publish(self, topic: str, data: bytes, **attributes: str) -> futures.Future:
+            self.published += 1
+            raise AssertionError("a message over the limit must not be published")
+
+        def stop(self) -> None:
+            pass
+
+    client = LibraryClient()
+    questions = UnorderedPublisher("proj", "events", client=client)
+    attributes = question_attributes(sender=PARENT, recipient=CHILD, sender_sdk_version="0.1.0")
+    future = questions.publish(events.question(input_values={"v": "x" * MAX_MESSAGE_BYTES}), attributes)
+    assert isinstance(future.exception(timeout=0), MessageTooLarge)
+    assert "input manifest" in str(future.exception())
+    with pytest.raises(MessageTooLarge):
+        questions.publish_raw(b"x" * (MAX_MESSAGE_BYTES + 1), {}, wait=True)
+    assert client.published == 0
+    questions.close()
+
+
+def test_the_memory_publisher_refuses_what_pubsub_would():
+    memory = MemoryPublisher(max_message_bytes=1000)
+    future = memory.publish(big_result(2000), response_to_new_question())
+    assert isinstance(future.exception(timeout=0), MessageTooLarge)
+    assert memory.messages == []
+
+
+def test_a_request_that_keeps_failing_fails_only_its_own_events_within_a_bounded_time(monkeypatch):
+    monkeypatch.setattr(publishing, "RETRY_DELAYS", (0.01,) * 50)
+    calls: list[dict] = []
+
+    class SlowPubSub(FakeGapicClient):
+        def publish(self, topic: str, messages: list, timeout: float, retry: object = "library default") -> Response:
+            calls.append({"timeout": timeout, "retry": retry})
+            return super().publish(topic, messages, timeout)
+
+    def time_out_the_stuck_one(messages):
+        if any(message.data == b"stuck" for message in messages):
+            raise api_exceptions.DeadlineExceeded("504 Deadline Exceeded")
+
+    client = SlowPubSub(fail=time_out_the_stuck_one)
+    events_publisher = OrderedBatchPublisher("proj", "events", client=client, publish_timeout=5, retry_seconds=0.2)
+    stuck = events_publisher.publish_raw(b"stuck", {}, ordering_key="a")
+    while not calls:  # the stuck request is being sent: the next event queues behind it
+        time.sleep(0.001)
+    after = events_publisher.publish_raw(b"after", {}, ordering_key="b")
+    assert after.result(timeout=10) == "id-1"
+    assert isinstance(stuck.exception(timeout=0), api_exceptions.DeadlineExceeded)
+    assert not refused(stuck.exception())  # it may have arrived: not to be replaced by another final event
+    assert 2 < len(calls) < 50  # retried with backoff, for at most retry_seconds
+    assert {call["retry"] for call in calls} == {None}  # no hidden library retries (600 s by default)
+    assert {call["timeout"] for call in calls} == {5}
+    events_publisher.close()
+
+
+def test_a_services_events_use_a_bounded_set_of_ordering_keys_one_per_question():
+    uuids = [str(uuid.uuid4()) for _ in range(2000)]
+    keys = {ordering_key(question_uuid) for question_uuid in uuids}
+    assert len(keys) <= publishing.ORDERING_KEYS
+    assert all(ordering_key(question_uuid) == ordering_key(question_uuid) for question_uuid in uuids[:50])
+    assert ordering_key("") == ""
+    assert ordering_key(uuids[0], keys=1) == "octue-beam.00"
+
+
+def test_refusals_are_told_from_failures_after_which_a_message_may_have_arrived():
+    for error in (MessageTooLarge("big"), TypeError("not serialisable"), api_exceptions.InvalidArgument("bad")):
+        assert refused(error)
+    for error in (TimeoutError(), api_exceptions.DeadlineExceeded("slow"), api_exceptions.ServiceUnavailable("down")):
+        assert not refused(error)
+
+
+def test_the_question_publisher_retries_transient_errors_with_backoff_within_its_publish_timeout():
+    questions = UnorderedPublisher("proj", "events", publish_timeout=45, emulator_host="localhost:1")
+    options = questions._client.publisher_options
+    for transient in (api_exceptions.DeadlineExceeded("slow"), api_exceptions.ServiceUnavailable("restarting")):
+        assert options.retry._predicate(transient)
+    assert not options.retry._predicate(api_exceptions.NotFound("no topic"))
+    assert options.retry._timeout == 45  # not the library's 600 s
+    assert options.timeout <= 45
+    questions.close()

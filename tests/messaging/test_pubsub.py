@@ -6,7 +6,7 @@ import pytest
 from octue_beam.messaging import attributes as wire_attributes
 from octue_beam.messaging import events, pubsub
 from octue_beam.messaging.parsing import parse_message
-from octue_beam.messaging.publishing import OrderedBatchPublisher
+from octue_beam.messaging.publishing import OrderedBatchPublisher, ordering_key
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_ordered_batch_publisher_publishes_valid_ordered_events(project, topic_n
 
     messages = _pull(project, topic_name + "-all", len(sent))
     assert [json.loads(m.data)["kind"] for m in messages] == [e["kind"] for e in sent]
-    assert {m.ordering_key for m in messages} == {question["question_uuid"]}
+    assert {m.ordering_key for m in messages} == {ordering_key(question["question_uuid"])}
     uuids = set()
     for message in messages:
         event, attributes = parse_message(message.data, dict(message.attributes))
