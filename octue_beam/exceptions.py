@@ -187,5 +187,9 @@ class QuestionTimeout(OctueBeamError, TimeoutError):
     """No answer (or no heartbeat) arrived in time."""
 
 
+class QuestionTimeLimitExceeded(OctueBeamError, TimeoutError):
+    """A service stopped answering a question that ran longer than its time limit (`question_timeout`)."""
+
+
 class RemoteException(OctueBeamError):
     """An exception raised in a child whose type is not known here."""

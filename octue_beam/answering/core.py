@@ -7,13 +7,22 @@ acknowledgement, heartbeats, forwarding the question's logs (when it asks for th
 could not be loaded all become `exception` events. `Answerer.reject(rejection)` answers a broken question with an
 `exception` when it says who asked.
 
+`answer` is two steps a transport may also take apart: `Answerer.accept(question)` (the duplicate check, the
+acknowledgement and heartbeats: the parent knows its question arrived, even while it waits for a free slot) and
+`AcceptedQuestion.run()` (the app and the final event). `AcceptedQuestion.expire(...)` ends a question that outran
+its time limit with a `QuestionTimeLimitExceeded` exception; whichever of `run` and `expire` ends it first sends the
+only final event, and the emitter refuses everything the app's thread sends after it.
+
 The transports are thin adapters over it: the Beam DoFns (`octue_beam.pipeline`), and the push handler and batch
 pipeline to come. Each gives it a `Publisher` (Pub/Sub, or `MemoryPublisher` in unit tests).
 """
 
 import contextlib
 import logging
+import threading
+import traceback
 from concurrent import futures
+from types import FrameType
 from typing import Any
 
 from octue_beam import __version__
@@ -22,7 +31,7 @@ from octue_beam.answering.heartbeats import Heartbeats
 from octue_beam.answering.seen import SeenSet
 from octue_beam.answering.values import Answer, Question, Rejection
 from octue_beam.context import routing_logs
-from octue_beam.exceptions import InvalidEvent
+from octue_beam.exceptions import InvalidEvent, QuestionTimeLimitExceeded
 from octue_beam.messaging import events
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH, response_attributes
 from octue_beam.messaging.parsing import best_effort_question_attributes
@@ -159,24 +168,24 @@ class Answerer:
 
         The final event is handed to the sink but not waited for: `PendingAnswer.wait()` does that.
         """
+        accepted = self.accept(question)
+        return None if accepted is None else accepted.run()
+
+    def accept(self, question: Question) -> "AcceptedQuestion | None":
+        """Take a question on: its delivery acknowledgement and heartbeats start now (they keep the parent waiting
+        while the question waits for a slot); None (nothing sent) for a duplicate delivery. Never raises."""
         if not self.seen.add(question.key):
             logger.info("Ignoring a duplicate delivery of question %s (retry %s).", *question.key)
             return None
-        attributes = question.attributes
         emitter = QuestionEmitter(
-            self.publisher, response_attributes(attributes, __version__), publish_timeout=self.publish_timeout
+            self.publisher, response_attributes(question.attributes, __version__), publish_timeout=self.publish_timeout
         )
+        emitter.send(events.delivery_acknowledgement())  # never raises: a lost event is logged
         try:
-            emitter.send(events.delivery_acknowledgement())
             self.heartbeats.start(emitter, self.heartbeat_interval)
-            try:
-                final = self._run(question, emitter)
-            finally:
-                self.heartbeats.stop(question.question_uuid)
-            return PendingAnswer(emitter, final, emitter.finish(final))
-        except BaseException as error:  # the sink refused the final event (e.g. not serialisable)
-            logger.exception("Could not publish the answer of question %s.", question.question_uuid)
-            return PendingAnswer(emitter, _not_sent(error), None)
+        except Exception:  # a missing heartbeat clock must not lose the question
+            logger.exception("Could not start the heartbeats of question %s.", question.question_uuid)
+        return AcceptedQuestion(self, question, emitter)
 
     def _run(self, question: Question, emitter: QuestionEmitter) -> dict:
         """The final event of the question: its result, or the exception that ended it."""
@@ -239,4 +248,80 @@ class Answerer:
     def close(self) -> None:
         """Stop the heartbeat clock. The publisher belongs to whoever gave it."""
         self.heartbeats.close()
+
+
+class AcceptedQuestion:
+    """A question the `Answerer` accepted (acknowledged, heartbeats running) and has not yet ended.
+
+    `run()` answers it in the calling thread; `expire(limit)` ends it at its time limit from another thread. The
+    first of the two to end it sends its only final event; the other gets None.
+    """
+
+    def __init__(self, answerer: Answerer, question: Question, emitter: QuestionEmitter) -> None:
+        self.answerer = answerer
+        self.question = question
+        self.emitter = emitter
+        self._lock = threading.Lock()
+        self._ended = False
+
+    @property
+    def question_uuid(self) -> str:
+        return self.question.question_uuid
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def run(self) -> PendingAnswer | None:
+        """Run the app and send the final event; None if the question was already ended (by `expire`)."""
+        if self._ended:  # ended while it waited for a slot: do not start the app at all
+            return None
+        try:
+            final = self.answerer._run(self.question, self.emitter)
+        except BaseException as error:  # noqa: BLE001 - `_run` turns errors into events; be safe anyway
+            final = events.exception(error)
+        pending = self._end(final)
+        if pending is None:
+            logger.warning(
+                "Question %s ended with a %s after its time limit; the parent was already sent the time-limit "
+                "exception, so it is dropped.",
+                self.question_uuid,
+                final.get("kind"),
+            )
+        return pending
+
+    def expire(self, limit: float, stack: FrameType | None = None) -> PendingAnswer | None:
+        """End the question with a `QuestionTimeLimitExceeded` exception (the limit in seconds; `stack` is the frame
+        the app's thread is in, sent as the exception's traceback); None if it already ended."""
+        final = time_limit_exception(self.question_uuid, limit, stack)
+        pending = self._end(final)
+        if pending is not None:
+            logger.warning("%s", final["exception_message"])
+        return pending
+
+    def _end(self, final: dict) -> PendingAnswer | None:
+        with self._lock:
+            if self._ended:
+                return None
+            self._ended = True
+        self.answerer.heartbeats.stop(self.question_uuid)
+        try:
+            return PendingAnswer(self.emitter, final, self.emitter.finish(final))
+        except BaseException as error:  # the sink refused the final event (e.g. not serialisable)
+            logger.exception("Could not publish the answer of question %s.", self.question_uuid)
+            return PendingAnswer(self.emitter, _not_sent(error), None)
+
+
+def time_limit_exception(question_uuid: str, limit: float, stack: FrameType | None = None) -> dict:
+    """The `exception` event of a question stopped at its time limit, saying how to raise the limit; its traceback is
+    where the app was when it was stopped (when known)."""
+    error = QuestionTimeLimitExceeded(
+        f"Question {question_uuid} was stopped after running for {limit:g} s, the service's time limit per question. "
+        "Raise the limit with `question_timeout: <seconds>` in the service's octue.yaml or the pipeline option "
+        "--question_timeout."
+    )
+    final = events.exception(error)
+    if stack is not None:
+        final["exception_traceback"] = traceback.format_stack(stack)
+    return final
 

@@ -1,30 +1,253 @@
-"""`QuestionRunner`: answering several questions at once on a bounded pool of threads.
+"""`QuestionRunner`: answering several questions at once, each within its time limit, none blocking another.
 
-A transport hands each question to `submit` and collects the `PendingAnswer`s later, so questions that arrive
-together are answered together (the Beam DoFn waits for a bundle's questions in `finish_bundle`).
+A transport hands each question to `submit` and collects its `PendingAnswer` from the returned future whenever it
+likes (the Beam DoFn either waits for its bundle's questions or outputs answers as they finish). The runner:
+
+- **accepts** the question at once (`Answerer.accept`: its acknowledgement and heartbeats start, so its parent knows
+  it arrived and keeps waiting while it queues);
+- runs at most `max_concurrent_questions` apps at a time (the *slots*), each in its own thread, and queues the rest,
+  answered in the order they came;
+- ends a question whose app runs longer than `question_timeout` seconds with a `QuestionTimeLimitExceeded` exception
+  and frees its slot for the next question. A thread cannot be killed: the app's thread runs on, *overrunning*, and
+  whatever it sends later is refused by its emitter (the question already ended);
+- bounds what a stuck app can pile up: at most `max_queued_questions` wait (`submit` then blocks, so the transport
+  stops taking questions: on the local runner they stay in Pub/Sub), and at most `max_overrunning_threads` threads
+  may overrun (default: ten per slot; beyond that a slot is freed only when its thread really ends). Both are
+  logged.
+
+Slots are a count over threads rather than a fixed pool because a pool's thread stays taken by a hung app forever.
 """
 
+import collections
+import dataclasses
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
 from concurrent import futures
 
-from octue_beam.answering.core import Answerer, PendingAnswer
+from octue_beam.answering.core import AcceptedQuestion, Answerer, PendingAnswer
 from octue_beam.answering.values import Question
+from octue_beam.messaging.timeouts import DEFAULT_QUESTION_TIMEOUT
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONCURRENT_QUESTIONS = 10
+DEFAULT_MAX_QUEUED_QUESTIONS = 1000
+#: Threads that may overrun their time limit per slot before slots stop being freed early (a thread stuck in an app
+#: usually waits on I/O or a lock and costs little; ten per slot rides out hours of every question hanging).
+OVERRUNNING_THREADS_PER_SLOT = 10
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENT_QUESTIONS",
+    "DEFAULT_MAX_QUEUED_QUESTIONS",
+    "DEFAULT_QUESTION_TIMEOUT",
+    "QuestionRunner",
+]
+
+
+@dataclasses.dataclass(eq=False)
+class _Entry:
+    """One accepted question: queued, then running in `thread` until `deadline`, then ended."""
+
+    accepted: AcceptedQuestion
+    future: "futures.Future[PendingAnswer | None]"
+    thread: threading.Thread | None = None
+    deadline: float = float("inf")
+    expiring: bool = False  # the time limit is ending it
+    expired: bool = False  # it was ended by its time limit (its thread, if still running, overruns)
+    holds_slot: bool = False
 
 
 class QuestionRunner:
-    """Runs `answerer.answer` for submitted questions, at most `max_concurrent_questions` at a time."""
+    """Runs `answerer`'s questions, at most `max_concurrent_questions` at a time, each for at most `question_timeout`
+    seconds (None: no limit)."""
 
-    def __init__(self, answerer: Answerer, max_concurrent_questions: int = DEFAULT_MAX_CONCURRENT_QUESTIONS) -> None:
+    def __init__(
+        self,
+        answerer: Answerer,
+        max_concurrent_questions: int = DEFAULT_MAX_CONCURRENT_QUESTIONS,
+        *,
+        question_timeout: float | None = DEFAULT_QUESTION_TIMEOUT,
+        max_queued_questions: int = DEFAULT_MAX_QUEUED_QUESTIONS,
+        max_overrunning_threads: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if question_timeout is not None and not question_timeout > 0:
+            raise ValueError(f"question_timeout must be a positive number of seconds, not {question_timeout!r}.")
         self.answerer = answerer
-        self._pool = futures.ThreadPoolExecutor(
-            max_workers=max(1, max_concurrent_questions), thread_name_prefix="octue-beam-question"
+        self.slots = max(1, int(max_concurrent_questions))
+        self.question_timeout = question_timeout
+        self.max_queued_questions = max(1, int(max_queued_questions))
+        self.max_overrunning_threads = (
+            OVERRUNNING_THREADS_PER_SLOT * self.slots
+            if max_overrunning_threads is None
+            else max(0, int(max_overrunning_threads))
         )
+        self._clock = clock
+        self._condition = threading.Condition()
+        self._queue: collections.deque[_Entry] = collections.deque()
+        self._running: set[_Entry] = set()  # entries whose thread runs, expired (overrunning) or not
+        self._busy = 0  # slots taken
+        self._closed = False
+        self._queue_full_logged = False
+        self._supervisor: threading.Thread | None = None
+
+    # --- the transport's side -----------------------------------------------------------------------------------
 
     def submit(self, question: Question) -> "futures.Future[PendingAnswer | None]":
-        """Start answering the question; the future gives its PendingAnswer (None for a duplicate delivery)."""
-        return self._pool.submit(self.answerer.answer, question)
+        """Accept the question and answer it when a slot is free; the future gives its PendingAnswer once its final
+        event was handed to the sink (None for a duplicate delivery). Blocks only while the queue is full."""
+        with self._condition:
+            while len(self._queue) >= self.max_queued_questions and not self._closed:
+                if not self._queue_full_logged:
+                    self._queue_full_logged = True
+                    logger.warning(
+                        "All %d question slots are busy and %d questions are queued: taking no more questions until "
+                        "one ends (%d threads are overrunning their time limit).",
+                        self.slots,
+                        len(self._queue),
+                        self.overrunning,
+                    )
+                self._condition.wait()
+            if self._closed:
+                raise RuntimeError("The question runner is closed.")
+        future: futures.Future[PendingAnswer | None] = futures.Future()
+        accepted = self.answerer.accept(question)
+        if accepted is None:
+            future.set_result(None)
+            return future
+        with self._condition:
+            self._queue.append(_Entry(accepted, future))
+            if self._busy >= self.slots:
+                logger.debug(
+                    "Question %s waits for a slot (%d running, %d queued).",
+                    accepted.question_uuid,
+                    self._busy,
+                    len(self._queue),
+                )
+            self._dispatch()
+        return future
+
+    @property
+    def queued(self) -> int:
+        """Questions accepted and waiting for a slot."""
+        with self._condition:
+            return len(self._queue)
+
+    @property
+    def overrunning(self) -> int:
+        """Threads whose question was ended at its time limit but whose app still runs."""
+        with self._condition:
+            return sum(entry.expired for entry in self._running)
 
     def close(self, wait: bool = False) -> None:
-        """Take no more questions; with `wait`, wait for those running."""
-        self._pool.shutdown(wait=wait)
+        """Take no more questions; with `wait`, wait until every queued and running question has its answer (each
+        within its time limit). Overrunning threads are never waited for."""
+        with self._condition:
+            if wait:
+                while self._queue or any(not entry.expired for entry in self._running):
+                    self._condition.wait()
+            self._closed = True
+            self._condition.notify_all()
+            supervisor = self._supervisor
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join(timeout=5)
+
+    # --- inside -------------------------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Start queued questions while slots are free (called holding the condition)."""
+        while self._queue and self._busy < self.slots and not self._closed:
+            entry = self._queue.popleft()
+            self._busy += 1
+            entry.holds_slot = True
+            if self.question_timeout is not None:
+                entry.deadline = self._clock() + self.question_timeout
+            entry.thread = threading.Thread(
+                target=self._run, args=(entry,), name=f"octue-beam-question-{entry.accepted.question_uuid}", daemon=True
+            )
+            self._running.add(entry)
+            entry.thread.start()
+            if self.question_timeout is not None and self._supervisor is None:
+                self._supervisor = threading.Thread(target=self._supervise, name="octue-beam-time-limits", daemon=True)
+                self._supervisor.start()
+        if len(self._queue) < self.max_queued_questions and self._queue_full_logged:
+            self._queue_full_logged = False
+            logger.info("Taking questions again (%d queued).", len(self._queue))
+        self._condition.notify_all()
+
+    def _run(self, entry: _Entry) -> None:
+        """The thread of one question: run its app, then give back its slot (unless its time limit already did)."""
+        pending = None
+        try:
+            pending = entry.accepted.run()
+        finally:
+            with self._condition:
+                self._running.discard(entry)
+                if entry.expired:
+                    logger.warning(
+                        "The app of question %s ended %.1f s after its time limit (%d threads still overrunning).",
+                        entry.accepted.question_uuid,
+                        self._clock() - entry.deadline,
+                        sum(other.expired for other in self._running),
+                    )
+                self._release(entry)
+                self._dispatch()
+            if pending is not None:
+                entry.future.set_result(pending)
+
+    def _release(self, entry: _Entry) -> None:
+        if entry.holds_slot:
+            entry.holds_slot = False
+            self._busy -= 1
+
+    def _supervise(self) -> None:
+        """End running questions at their deadlines (one thread for every question of the runner)."""
+        while True:
+            with self._condition:
+                while not self._closed:
+                    now = self._clock()
+                    due = [entry for entry in self._running if not entry.expiring]
+                    overdue = [entry for entry in due if entry.deadline <= now]
+                    if overdue:
+                        break
+                    next_deadline = min((entry.deadline for entry in due), default=None)
+                    self._condition.wait(None if next_deadline is None else max(0.0, next_deadline - now))
+                if self._closed:
+                    return
+                for entry in overdue:
+                    entry.expiring = True
+                stacks = sys._current_frames()  # where each app is stuck: the exception's traceback
+            for entry in overdue:
+                pending = entry.accepted.expire(self.question_timeout, stacks.get(entry.thread.ident))
+                if pending is None:  # its app ended just in time: its own thread gives the slot back
+                    continue
+                with self._condition:
+                    entry.expired = True
+                    if entry in self._running:
+                        self._free_slot_of_overrunning(entry)
+                    self._dispatch()
+                entry.future.set_result(pending)
+
+    def _free_slot_of_overrunning(self, entry: _Entry) -> None:
+        """Give the slot of a question ended at its time limit to the next one, unless too many threads overrun."""
+        overrunning = sum(other.expired for other in self._running)
+        if overrunning <= self.max_overrunning_threads:
+            self._release(entry)
+            logger.warning(
+                "Question %s reached its time limit of %g s; its slot is free and its app runs on in an overrunning "
+                "thread (%d overrunning).",
+                entry.accepted.question_uuid,
+                self.question_timeout,
+                overrunning,
+            )
+        else:
+            logger.error(
+                "%d threads are overrunning their time limit (at most %d may): the slot of question %s stays taken "
+                "until its app ends. An app is stuck: fix it or restart the service.",
+                overrunning,
+                self.max_overrunning_threads,
+                entry.accepted.question_uuid,
+            )

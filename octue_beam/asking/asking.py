@@ -74,13 +74,15 @@ def ask(
     it is an instance of a type in `prevent_retries_when`. The final error is raised, or returned in place of the
     answer when `raise_errors` is False (and logged when `log_errors`).
 
-    Timeouts: `timeout` bounds each attempt; until the child's first event (its delivery acknowledgement) the
-    attempt may wait `delivery_acknowledgement_timeout` seconds, after it `maximum_heartbeat_interval` seconds of
-    silence fail it. Forwarded logs are re-emitted through Python logging in the calling thread, prefixed with
-    `[<child SRUID> | <question uuid>]`; monitor messages go to `handle_monitor_message(data)` (by default, inside
-    an app, to the app's own parent). Every event received is appended to `record_events` (a list) as
-    `{"event": ..., "attributes": ...}`. A service ID without a revision tag is resolved through
-    `service_registries`; with `use_signed_urls`, cloud datasets of the input manifest are sent as signed URLs.
+    Timeouts: `timeout` bounds each attempt (default 4,200 s: a service's default time limit per question, 3,600 s,
+    plus a margin, so a stuck question's time-limit exception arrives first); until the child's first event (its
+    delivery acknowledgement) the attempt may wait `delivery_acknowledgement_timeout` seconds, after it
+    `maximum_heartbeat_interval` seconds of silence fail it. Forwarded logs are re-emitted through Python logging in
+    the calling thread, prefixed with `[<child SRUID> | <question uuid>]`; monitor messages go to
+    `handle_monitor_message(data)` (by default, inside an app, to the app's own parent). Every event received is
+    appended to `record_events` (a list) as `{"event": ..., "attributes": ...}`. A service ID without a revision tag
+    is resolved through `service_registries`; with `use_signed_urls`, cloud datasets of the input manifest are sent
+    as signed URLs.
     """
     return ask_with_options(service_id, input_values, input_manifest, AskOptions.from_arguments(locals()))
 

@@ -23,11 +23,14 @@ from octue_beam.asking.logs import emit_log_record
 from octue_beam.asking.remote_errors import remote_exception
 from octue_beam.exceptions import QuestionTimeout
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH
+from octue_beam.messaging.timeouts import DEFAULT_ASK_TIMEOUT
 from octue_beam.resources import Manifest
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 86400
+# A parent waits for the default time limit of a service's question plus a margin, not Octue's 86,400 s: by default
+# it hears the QuestionTimeLimitExceeded exception of a stuck question instead of waiting a day.
+DEFAULT_TIMEOUT = DEFAULT_ASK_TIMEOUT
 DEFAULT_MAXIMUM_HEARTBEAT_INTERVAL = 360
 DEFAULT_DELIVERY_ACKNOWLEDGEMENT_TIMEOUT = 3600
 

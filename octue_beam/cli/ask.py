@@ -33,7 +33,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("service_id", metavar="SERVICE_ID", help="SRUID of the service to ask")
     parser.add_argument("--input-values", help="input values as JSON, or the path of a JSON file")
     parser.add_argument("--input-manifest", help="input manifest as JSON, or the path of a JSON file")
-    parser.add_argument("--timeout", type=float, default=86400, help="seconds to wait for the answer (default: 86400)")
+    parser.add_argument("--timeout", type=float, default=4200, help="seconds to wait for the answer (default: 4200)")
     parser.add_argument(
         "--maximum-heartbeat-interval",
         type=float,

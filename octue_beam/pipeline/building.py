@@ -52,6 +52,7 @@ class ServicePlan:
     id_label: str | None
     worker: WorkerConfig
     record_answers: bool = False
+    wait_for_answers: bool = False  # AnswerQuestions holds each bundle until its questions are answered (Dataflow)
     service: Any = dataclasses.field(default=None, repr=False)
 
     @property
@@ -107,6 +108,8 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
         seen_capacity=int(service_options.seen_questions_capacity),
         seen_ttl=float(service_options.seen_questions_ttl),
         secrets_project=project if dataflow else None,
+        question_timeout=service_options.question_timeout,
+        max_queued_questions=int(service_options.max_queued_questions),
     )
     return ServicePlan(
         sruid=service.sruid,
@@ -121,6 +124,7 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
         id_label=id_label,
         worker=worker,
         record_answers=bool(service_options.record_answers),
+        wait_for_answers=dataflow,
         service=service,
     )
 
@@ -133,6 +137,10 @@ def add_service_transforms(
     Every stage reaches the process's answering machinery through one `ServiceWorkers` handle (Beam keeps one
     worker per process alive only when all the stages of a pipeline share it).
 
+    On the local runner AnswerQuestions does not hold bundles (`wait=False`): its single thread keeps pulling while
+    questions run or hang. On Dataflow it does (`wait=True`): a message is acknowledged only after the bundle that
+    answered it is committed, so a worker lost mid-question means a redelivery, not a lost question (docs/engine.md).
+
     Nothing consumes the final events unless `--record_answers` is given: on the local runner every extra stage
     costs a bundle on its single worker thread (about a third of the throughput with a trivial app), and the
     AnswerQuestion DoFn counts results and exceptions itself.
@@ -140,7 +148,7 @@ def add_service_transforms(
     messages = pipeline | "ReadQuestions" >> ReadQuestions(plan.subscription_path, id_label=plan.id_label)
     checked = messages | "CheckQuestions" >> CheckQuestions(plan.sruid, plan.worker.max_message_bytes)
     workers = ServiceWorkers(plan.worker, publisher_factory)
-    answers = checked.questions | "AnswerQuestions" >> AnswerQuestions(workers)
+    answers = checked.questions | "AnswerQuestions" >> AnswerQuestions(workers, wait=plan.wait_for_answers)
     if plan.record_answers:
         answers | "RecordAnswers" >> RecordAnswers()
     letters = checked.invalid | "RejectMessages" >> RejectMessages(workers)

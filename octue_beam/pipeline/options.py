@@ -13,6 +13,8 @@ from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES
 from octue_beam.pipeline.worker import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_MAX_CONCURRENT_QUESTIONS,
+    DEFAULT_MAX_QUEUED_QUESTIONS,
+    DEFAULT_QUESTION_TIMEOUT,
     DEFAULT_SEEN_QUESTIONS,
     DEFAULT_SEEN_TTL,
 )
@@ -69,6 +71,25 @@ class ServiceOptions(PipelineOptions):
             help="Questions answered at the same time by one worker process (thread pool size, default: 10).",
         )
         parser.add_argument(
+            "--question_timeout",
+            type=positive_seconds,
+            default=None,
+            help=(
+                "Seconds a question may run before it is answered with a QuestionTimeLimitExceeded exception and its "
+                f"slot goes to the next question (default: octue.yaml's question_timeout, else "
+                f"{DEFAULT_QUESTION_TIMEOUT:g})."
+            ),
+        )
+        parser.add_argument(
+            "--max_queued_questions",
+            type=int,
+            default=DEFAULT_MAX_QUEUED_QUESTIONS,
+            help=(
+                "Questions a worker process accepts and keeps waiting while every slot is busy; beyond that it takes "
+                f"no more until one ends (default: {DEFAULT_MAX_QUEUED_QUESTIONS})."
+            ),
+        )
+        parser.add_argument(
             "--dead_letter_topic",
             default=None,
             help="Name (or full path) of a topic for messages that cannot be answered (default: they are logged).",
@@ -116,6 +137,17 @@ class ServiceOptions(PipelineOptions):
                 "elsewhere; the DirectRunner does not support it). Use 'none' to turn it off."
             ),
         )
+
+
+def positive_seconds(value: object) -> float:
+    """A time limit option value: a positive, finite number of seconds."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds.") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a positive number of seconds.")
+    return seconds
 
 
 def parse_bool(value: object) -> bool:

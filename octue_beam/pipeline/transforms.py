@@ -62,14 +62,23 @@ class CheckQuestions(beam.PTransform):
 
 
 class AnswerQuestions(beam.PTransform):
-    """Answers the questions (their events are published directly by the core); outputs the `Answer` of each."""
+    """Answers the questions (their events are published directly by the core); outputs the `Answer` of each.
 
-    def __init__(self, workers: ServiceWorkers | WorkerConfig) -> None:
+    `wait=True` (bounded pipelines, and Dataflow: see docs/engine.md): a bundle ends once each of its questions is
+    answered (within its time limit), and outputs their Answers. `wait=False` (the local streaming runner): a bundle
+    only hands its questions to the worker's `QuestionRunner` and ends at once, so the runner's single thread keeps
+    pulling while questions run; each bundle outputs the Answers of questions that finished since the previous one
+    (the Answer output lags: an answer is output when a later bundle ends, and answers of questions that finish
+    after the last bundle are never output; this output only feeds RecordAnswers, never the parents).
+    """
+
+    def __init__(self, workers: ServiceWorkers | WorkerConfig, wait: bool = True) -> None:
         super().__init__()
         self.workers = ServiceWorkers.of(workers)
+        self.wait = wait
 
     def expand(self, questions: Any) -> Any:
-        return questions | "AnswerQuestion" >> beam.ParDo(_AnswerQuestion(self.workers))
+        return questions | "AnswerQuestion" >> beam.ParDo(_AnswerQuestion(self.workers, self.wait))
 
 
 class RecordAnswers(beam.PTransform):
@@ -132,12 +141,14 @@ class _CheckMessage(beam.DoFn):
 
 
 class _AnswerQuestion(beam.DoFn):
-    """Runs a bundle's questions concurrently on the worker's pool; `finish_bundle` outputs their `Answer`s once
-    each final event was accepted by the publisher, so questions that arrive together are answered together."""
+    """Hands each question to the worker's `QuestionRunner` (questions of a bundle run concurrently). With `wait`,
+    `finish_bundle` outputs the bundle's `Answer`s once each final event was accepted by the publisher; without it,
+    the Answers of every question that finished by then, whichever bundle brought it (the worker keeps them)."""
 
-    def __init__(self, workers: ServiceWorkers) -> None:
+    def __init__(self, workers: ServiceWorkers, wait: bool = True) -> None:
         super().__init__()
         self.workers = workers
+        self.wait = wait
         self._worker: ServiceWorker | None = None
         self._pending: list = []
 
@@ -154,21 +165,29 @@ class _AnswerQuestion(beam.DoFn):
         self._pending = []
 
     def process(self, question: Question) -> None:
-        self._pending.append(self._worker.runner.submit(question))
+        future = self._worker.runner.submit(question)
+        if self.wait:
+            self._pending.append(future)
+        else:
+            self._worker.finished.add(future)
 
     def finish_bundle(self) -> Iterator[Any]:
-        pending, self._pending = self._pending, []
-        for future in pending:
-            try:
-                started = future.result()
-            except Exception:  # Answerer.answer never raises; be safe anyway
-                logger.exception("A question's answering thread failed.")
-                continue
-            if started is None:
+        if self.wait:
+            pending, self._pending = self._pending, []
+            started = []
+            for future in pending:
+                try:
+                    started.append(future.result())
+                except Exception:  # the runner never fails a future; be safe anyway
+                    logger.exception("A question's answering thread failed.")
+        else:
+            started = self._worker.finished.take()
+        for each in started:
+            if each is None:
                 self._duplicates.inc()
                 continue
             self._started.inc()
-            answer = started.wait()
+            answer = each.wait()
             counter = self._outcomes.get(answer.kind)
             if counter is not None:
                 counter.inc()

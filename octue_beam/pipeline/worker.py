@@ -2,10 +2,11 @@
 
 Beam's BundleBasedDirectRunner deserialises a fresh copy of each DoFn and calls `setup()`/`teardown()` for every
 bundle, and Dataflow may run several DoFn instances per process. What must be loaded once and live across bundles
-(the loaded service, the event publisher, the seen set, the heartbeat clock, the question pool, dead-letter
-publishers) is one `ServiceWorker`, reached through a `ServiceWorkers` handle: Beam's `Shared` keeps one worker per
-process alive, the DoFns acquire it in `setup()` and drop it in `teardown()`. Every DoFn of one pipeline must use the
-same handle: Beam keeps alive only the object of the handle acquired last.
+(the loaded service, the event publisher, the seen set, the heartbeat clock, the question runner, the questions
+whose Answers are not yet output, dead-letter publishers) is one `ServiceWorker`, reached through a `ServiceWorkers`
+handle: Beam's `Shared` keeps one worker per process alive, the DoFns acquire it in `setup()` and drop it in
+`teardown()`. Every DoFn of one pipeline must use the same handle: Beam keeps alive only the object of the handle
+acquired last.
 """
 
 import dataclasses
@@ -14,11 +15,17 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
+from concurrent import futures
 
 from apache_beam.utils.shared import Shared
 
-from octue_beam.answering.core import DEFAULT_HEARTBEAT_INTERVAL, Answerer
-from octue_beam.answering.runner import DEFAULT_MAX_CONCURRENT_QUESTIONS, QuestionRunner
+from octue_beam.answering.core import DEFAULT_HEARTBEAT_INTERVAL, Answerer, PendingAnswer
+from octue_beam.answering.runner import (
+    DEFAULT_MAX_CONCURRENT_QUESTIONS,
+    DEFAULT_MAX_QUEUED_QUESTIONS,
+    DEFAULT_QUESTION_TIMEOUT,
+    QuestionRunner,
+)
 from octue_beam.answering.seen import SeenSet
 from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES
 from octue_beam.messaging.publishing import OrderedBatchPublisher, Publisher
@@ -32,12 +39,16 @@ DEFAULT_SEEN_TTL = 3600.0
 __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_MAX_CONCURRENT_QUESTIONS",
+    "DEFAULT_MAX_QUEUED_QUESTIONS",
+    "DEFAULT_QUESTION_TIMEOUT",
     "DEFAULT_SEEN_QUESTIONS",
     "DEFAULT_SEEN_TTL",
+    "FinishedQuestions",
     "ServiceWorker",
     "ServiceWorkers",
     "WorkerConfig",
     "pubsub_publisher",
+    "question_timeout_of",
 ]
 
 
@@ -56,6 +67,8 @@ class WorkerConfig:
     seen_capacity: int = DEFAULT_SEEN_QUESTIONS
     seen_ttl: float = DEFAULT_SEEN_TTL
     secrets_project: str | None = None  # load credentials from Secret Manager of this project (Dataflow only)
+    question_timeout: float | None = None  # seconds per question; None: octue.yaml's `question_timeout`, else 3600
+    max_queued_questions: int = DEFAULT_MAX_QUEUED_QUESTIONS
 
 
 PublisherFactory = Callable[[str], Publisher]
@@ -84,8 +97,20 @@ class ServiceWorker:
             heartbeat_interval=config.heartbeat_interval,
             seen=SeenSet(config.seen_capacity, config.seen_ttl),
         )
-        self.runner = QuestionRunner(self.answerer, config.max_concurrent_questions)
-        logger.info("Worker of %s ready in process %d.", config.sruid, os.getpid())
+        self.runner = QuestionRunner(
+            self.answerer,
+            config.max_concurrent_questions,
+            question_timeout=question_timeout_of(config, self.answerer),
+            max_queued_questions=config.max_queued_questions,
+        )
+        self.finished = FinishedQuestions()
+        logger.info(
+            "Worker of %s ready in process %d (%d questions at a time, time limit %g s).",
+            config.sruid,
+            os.getpid(),
+            self.runner.slots,
+            self.runner.question_timeout,
+        )
         self._dead_letter_publishers: dict[str, Publisher] = {}
         self._lock = threading.Lock()
         # Release the threads and clients when Beam drops the worker (or on `close()`), never while it is in use.
@@ -105,6 +130,47 @@ class ServiceWorker:
     def close(self) -> None:
         """Stop the pool and the heartbeat clock and close the publishers. Idempotent."""
         self._finalizer()
+
+
+def question_timeout_of(config: WorkerConfig, answerer: Answerer) -> float:
+    """The time limit per question: the pipeline option, else the service's octue.yaml, else the default."""
+    if config.question_timeout is not None:
+        return float(config.question_timeout)
+    configured = getattr(getattr(answerer.service, "configuration", None), "question_timeout", None)
+    return float(configured) if configured is not None else DEFAULT_QUESTION_TIMEOUT
+
+
+class FinishedQuestions:
+    """Questions handed to the runner whose Answers a later bundle outputs (a DoFn that does not wait for its
+    bundle's questions). Thread-safe; `take()` returns those whose final event was sent, keeping the others."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[futures.Future] = []
+
+    def add(self, future: "futures.Future[PendingAnswer | None]") -> None:
+        """Keep a runner future until its question's final event was sent."""
+        with self._lock:
+            self._waiting.append(future)
+
+    def take(self) -> "list[PendingAnswer | None]":
+        """The PendingAnswers (None for duplicates) of questions whose final event the sink has taken (or refused:
+        `wait()` then sends the replacement), in the order they were added; the others stay."""
+        with self._lock:
+            ready = [future for future in self._waiting if _sent(future)]
+            self._waiting = [future for future in self._waiting if not _sent(future)]
+        return [future.result() for future in ready]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+
+def _sent(future: futures.Future) -> bool:
+    if not future.done():
+        return False
+    pending = future.result()
+    return pending is None or pending.future is None or pending.future.done()
 
 
 def _close(runner: QuestionRunner, answerer: Answerer, publisher: Publisher, others: dict[str, Publisher]) -> None:

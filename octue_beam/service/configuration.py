@@ -1,12 +1,15 @@
 """`octue.yaml` (and the optional app configuration JSON file): what a service is and how it is configured.
 
 Accepts every key of the Octue SDK 0.69's `octue.yaml` plus `app_configuration_path` and `dockerfile_path`
-from Octue's "Creating services" docs. Paths are relative to the folder of `octue.yaml`.
+from Octue's "Creating services" docs, and one octue_beam addition: `question_timeout`, the seconds a question may
+run before it is answered with a `QuestionTimeLimitExceeded` exception (Octue has no time limit per question).
+Paths are relative to the folder of `octue.yaml`.
 """
 
 import dataclasses
 import json
 import logging
+import math
 import os
 import re
 from pathlib import Path
@@ -53,6 +56,7 @@ class ServiceConfiguration:
     children: list[dict] | None = None
     output_location: str | None = None
     use_signed_urls_for_output_datasets: bool = False
+    question_timeout: float | None = None  # octue_beam addition; None: the engine's default (one hour)
     revision_tag: str = DEFAULT_REVISION_TAG
     source: str = ""
 
@@ -206,6 +210,13 @@ def load_service_configuration(
     for key in ("delete_local_files", "use_signed_urls_for_output_datasets"):
         if key in raw and not isinstance(raw[key], bool):
             raise _fail(source, key, f"must be true or false, not {raw[key]!r}")
+    question_timeout = raw.get("question_timeout")
+    if question_timeout is not None:
+        if isinstance(question_timeout, bool) or not isinstance(question_timeout, (int, float)):
+            raise _fail(source, "question_timeout", f"must be a number of seconds, not {question_timeout!r}")
+        if not (question_timeout > 0 and math.isfinite(question_timeout)):
+            raise _fail(source, "question_timeout", f"must be a positive number of seconds, not {question_timeout!r}")
+        raw["question_timeout"] = float(question_timeout)
     registries = raw.get("service_registries")
     if registries is not None and not (
         isinstance(registries, list) and all(isinstance(r, dict) and {"name", "endpoint"} <= set(r) for r in registries)
