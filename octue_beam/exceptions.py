@@ -191,5 +191,10 @@ class QuestionTimeLimitExceeded(OctueBeamError, TimeoutError):
     """A service stopped answering a question that ran longer than its time limit (`question_timeout`)."""
 
 
+class ServiceStopped(OctueBeamError):
+    """A service's process ended (it crashed, was killed or was stopped) while answering a question: the question
+    was not answered. Sent by the `run` command that supervised it; asking again (or `max_retries`) may succeed."""
+
+
 class RemoteException(OctueBeamError):
     """An exception raised in a child whose type is not known here."""

@@ -3,7 +3,8 @@
 `main` parses the arguments, sets up logging and runs the command's handler, turning its errors into one paragraph
 and exit code 1. The commands are listed in `cli.commands`, one module each (`run`, `ask`, `ask_local`,
 `diagnostics`); `cli.arguments` and `cli.signals` hold what they share. Nothing here imports Beam: only the `run`
-command's handler does, through `cli.serving`.
+command's pipeline process (and a Dataflow submission) does, through `cli.serving`; a local `run` itself is the
+supervisor in `cli.supervising`.
 """
 
 import argparse

@@ -1,4 +1,5 @@
-"""`octue-beam run [SERVICE_DIR]`: serve a service as a Beam streaming pipeline (the work is in `cli.serving`).
+"""`octue-beam run [SERVICE_DIR]`: serve a service as a Beam streaming pipeline (locally the work is in
+`cli.supervising`, which runs the pipeline in a child process with `cli.serving`; on Dataflow in `cli.serving`).
 
 Options this command does not know are Beam pipeline options (and ServiceOptions, e.g. `--heartbeat_interval 5`):
 its parser keeps them in `args.pipeline_args`.
@@ -6,6 +7,10 @@ its parser keeps them in `args.pipeline_args`.
 
 import argparse
 from typing import Any
+
+#: `--runner` values that submit to Dataflow (as `octue_beam.pipeline.runners` reads them; that module imports Beam).
+#: Any other value is served locally, and the pipeline process refuses the names no local runner answers to.
+DATAFLOW_NAMES = ("dataflow", "dataflowrunner")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -51,13 +56,23 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--ask-timeout", type=float, default=300, help="seconds to wait for the --ask answer (default: 300)"
     )
+    # Internal: the pipeline process of a local run, started by the `run` that supervises it (cli.supervising).
+    parser.add_argument("--control-fd", dest="control_fd", type=int, help=argparse.SUPPRESS)
     parser.set_defaults(handler=handle, pipeline_args=[])
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Serve the service (locally until interrupted, or by submitting it to Dataflow)."""
-    # The one deliberate lazy import of Beam: only this command builds a pipeline, and importing `cli.serving` loads
-    # apache_beam (~1.5 s), which `--help` and the other commands must not pay for.
-    from octue_beam.cli import serving
+    """Serve the service: locally, supervise its pipeline process until interrupted; or submit it to Dataflow."""
+    # The deliberate lazy imports: `cli.serving` loads apache_beam (~1.5 s), which `--help` and the other commands
+    # must not pay for, and the local supervisor never needs (its pipeline process imports it).
+    if args.control_fd is not None:
+        from octue_beam.cli import serving
 
-    return serving.serve(args)
+        return serving.serve_pipeline(args)
+    if str(args.runner).lower() in DATAFLOW_NAMES:
+        from octue_beam.cli import serving
+
+        return serving.submit(args)
+    from octue_beam.cli import supervising
+
+    return supervising.supervise(args)

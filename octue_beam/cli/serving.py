@@ -1,43 +1,30 @@
-"""What `octue-beam run` does: serve a service as a Beam streaming pipeline.
+"""The Beam side of `octue-beam run`: the pipeline process of a local run, and submitting to Dataflow.
 
-Locally (the default `--runner DirectRunner`, run on BundleBasedDirectRunner): with no PUBSUB_EMULATOR_HOST and no
-project configured, the Pub/Sub and Cloud Storage emulators are started (and stopped on exit); the services topic
-and this revision's subscription are created; `--with` services are served alongside in subprocesses; the pipeline
-runs until Ctrl-C or SIGTERM (or until the `--ask` question is answered). With `--runner DataflowRunner` the same
-graph is submitted to Dataflow (or only built, with `--dry_run True`) and the command exits.
+Locally, `run` is a supervisor (`cli.supervising`, which does not import Beam) that starts the emulators and runs
+the pipeline in a child process: `python -m octue_beam run ... --control-fd N`, which lands in `serve_pipeline`
+here. It builds the service's streaming pipeline, creates the topic and subscription if missing, runs the pipeline
+on the local runner, reports on the control pipe (file descriptor N) that it is ready and what it serves, and
+answers questions until the supervisor stops it (SIGTERM) or the pipeline fails. With `--runner DataflowRunner`,
+`submit` builds the same graph, submits it (or only builds it, with `--dry_run True`) and returns.
 
-This module imports Beam: `cli.run` imports it only when the command runs.
+This module imports Beam: `cli.run` imports it only when a pipeline is built in this process.
 """
 
 import argparse
 import json
 import logging
 import os
-import shlex
 import sys
 import threading
-from concurrent import futures
 from typing import Any, NoReturn, TextIO
 
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
-from octue_beam.asking import ask
-from octue_beam.asking.session import close_listeners
-from octue_beam.cli.arguments import load_json_argument
 from octue_beam.cli.signals import sigterm_as_keyboard_interrupt
-from octue_beam.emulators.local import LocalEmulators, local_emulators
-from octue_beam.emulators.services import READY, LocalService
 from octue_beam.messaging.pubsub import ensure_service_resources
 from octue_beam.pipeline.building import ServicePlan, build_service_pipeline
-from octue_beam.pipeline.runners import LOCAL_RUNNER, resolve_runner_name
-
-
-def serve(args: argparse.Namespace) -> int:
-    """Serve locally until interrupted (never returns: the process exits), or submit the pipeline and return 0."""
-    if resolve_runner_name(args.runner) == LOCAL_RUNNER:
-        return _serve_locally(args)
-    return _submit(args)
+from octue_beam.resources import cache
 
 
 def _pipeline_options(args: argparse.Namespace, project: str | None) -> PipelineOptions:
@@ -59,7 +46,7 @@ def _ensure_resources(plan: ServicePlan) -> None:
 # --- on Dataflow ----------------------------------------------------------------------------------
 
 
-def _submit(args: argparse.Namespace) -> int:
+def submit(args: argparse.Namespace) -> int:
     """Build the graph and submit it (Dataflow); exit after `run()` as a Flex Template launcher must."""
     options = _pipeline_options(args, args.project)
     pipeline, plan = build_service_pipeline(options)
@@ -78,32 +65,24 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- locally --------------------------------------------------------------------------------------
+# --- the pipeline process of a local run ------------------------------------------------------------
 
 
-def _serve_locally(args: argparse.Namespace) -> NoReturn:
-    """Start what is needed locally, run the pipeline until interrupted, stop what was started, exit."""
-    question = _question_to_ask(args)
+def serve_pipeline(args: argparse.Namespace) -> NoReturn:
+    """Run the service's pipeline on the local runner until SIGTERM or until it fails (then exit 1), reporting on
+    `args.control_fd` when it is ready. Errors before the pipeline runs propagate (the command's one-paragraph
+    error, exit code 1); once it runs, the process leaves with `os._exit` (see `_exit`)."""
+    control = os.fdopen(args.control_fd, "w", buffering=1)
     result = None
     code = 0
     with sigterm_as_keyboard_interrupt():
         try:
-            with local_emulators(args.project) as local:
-                options = _pipeline_options(args, args.project or local.project)
-                pipeline, plan = build_service_pipeline(options)
-                _ensure_resources(plan)
-                companions = _start_companions(args.companions, plan)
-                try:
-                    result = pipeline.run()
-                    _print_ready(plan, local, stream=sys.stderr if question is not None else sys.stdout)
-                    if question is not None:
-                        code = _ask_once(plan, question, args.ask_timeout)
-                    else:
-                        code = _wait(result, plan)
-                finally:
-                    _stop_companions(companions)
+            pipeline, plan = build_service_pipeline(_pipeline_options(args, args.project))
+            _ensure_resources(plan)
+            result = pipeline.run()
+            _report_ready(control, plan)
+            code = _wait(result, plan)
         except KeyboardInterrupt:
-            print("Stopping the service.", file=sys.stderr)
             code = 0
         finally:
             if result is not None:
@@ -111,39 +90,22 @@ def _serve_locally(args: argparse.Namespace) -> NoReturn:
     _exit(code)
 
 
-def _question_to_ask(args: argparse.Namespace) -> dict | None:
-    """The `--ask` question's inputs, read before anything starts so that bad JSON fails fast."""
-    if args.ask is None:
-        if args.ask_manifest:
-            raise ValueError("--ask-manifest needs --ask (the input values of the question).")
-        return None
-    return {
-        "input_values": load_json_argument(args.ask, "--ask"),
-        "input_manifest": load_json_argument(args.ask_manifest, "--ask-manifest"),
+def _report_ready(control: TextIO, plan: ServicePlan) -> None:
+    """Tell the supervisor what this process serves (one JSON line): it prints the ready message and asks with it."""
+    report = {
+        "ready": {
+            "sruid": plan.sruid,
+            "runner": plan.runner,
+            "project": plan.project,
+            "topic_path": plan.topic_path,
+            "topic_name": plan.topic_name,
+            "subscription_path": plan.subscription_path,
+            "example_input_values": example_input_values(plan.service),
+            "pid": os.getpid(),
+        }
     }
-
-
-def _start_companions(service_dirs: list[str], plan: ServicePlan) -> list[LocalService]:
-    """Serve each of `service_dirs` in a subprocess on the same topic and emulators; wait until all are ready."""
-    companions = [
-        LocalService(service_dir, topic_name=plan.topic_name, environment={"GOOGLE_CLOUD_PROJECT": plan.project})
-        for service_dir in service_dirs
-    ]
-    for companion, service_dir in zip(companions, service_dirs, strict=True):
-        print(f"Starting {companion.sruid} from {service_dir} ...", file=sys.stderr, flush=True)
-    try:
-        with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:
-            for started in [pool.submit(companion.start) for companion in companions]:
-                started.result()
-    except BaseException:
-        _stop_companions(companions)
-        raise
-    return companions
-
-
-def _stop_companions(companions: list[LocalService]) -> None:
-    with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:
-        list(pool.map(lambda companion: companion.stop(), companions))
+    control.write(json.dumps(report, default=str) + "\n")
+    control.flush()
 
 
 def _wait(result: PipelineResult, plan: ServicePlan) -> int:
@@ -158,35 +120,6 @@ def _wait(result: PipelineResult, plan: ServicePlan) -> int:
     return 0
 
 
-def _ask_once(plan: ServicePlan, question: dict, timeout: float) -> int:
-    """Ask the service one question and print the answer (or the error) as JSON; 0 on a result, 1 otherwise."""
-    print(f"Asking {plan.sruid}: {json.dumps(question['input_values'])}", file=sys.stderr, flush=True)
-    try:
-        answer, question_uuid = ask(
-            plan.sruid,
-            question["input_values"],
-            question["input_manifest"],
-            timeout=timeout,
-            project=plan.project,
-            topic_name=plan.topic_name,
-            allow_local_files=True,
-            subscribe_to_logs=False,
-        )
-    except Exception as error:  # noqa: BLE001 - reported as the command's one-paragraph error
-        print(f"octue-beam run: the question failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        close_listeners()  # delete the answer subscription before the emulators stop (exit skips atexit)
-    manifest = answer.get("output_manifest")
-    output = {
-        "question_uuid": question_uuid,
-        "output_values": answer.get("output_values"),
-        "output_manifest": manifest.to_primitive() if hasattr(manifest, "to_primitive") else manifest,
-    }
-    print(json.dumps(output, indent=2), flush=True)
-    return 0
-
-
 def _cancel_quietly(result: PipelineResult) -> None:
     try:
         result.cancel()
@@ -195,15 +128,13 @@ def _cancel_quietly(result: PipelineResult) -> None:
 
 
 def _exit(code: int) -> NoReturn:
-    """Leave at once: the local runner's pull blocks for up to 30 s and question threads may still run, and
-    everything started here has been stopped."""
+    """Leave at once: the local runner's pull blocks for up to 30 s and question threads may still run (the
+    supervisor answers the questions they had in flight). The temporary folder goes first: `os._exit` skips atexit."""
     sys.stdout.flush()
     sys.stderr.flush()
+    cache.clear()
     logging.shutdown()
     os._exit(code)
-
-
-# --- the ready message ----------------------------------------------------------------------------
 
 
 def example_input_values(service: Any) -> Any:
@@ -221,26 +152,3 @@ def example_input_values(service: Any) -> Any:
             elif prop.get("enum") and name in (schema.get("required") or []):
                 example[name] = prop["enum"][0]
     return example
-
-
-def _print_ready(plan: ServicePlan, local: LocalEmulators, stream: TextIO | None = None) -> None:
-    """Say what runs where and how to ask it (on stderr when stdout is for an `--ask` answer); the last line says
-    `is ready`, which `LocalService` waits for."""
-    stream = stream or sys.stdout
-    environment = {}
-    if os.environ.get("PUBSUB_EMULATOR_HOST"):
-        environment["PUBSUB_EMULATOR_HOST"] = os.environ["PUBSUB_EMULATOR_HOST"]
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        environment["STORAGE_EMULATOR_HOST"] = os.environ["STORAGE_EMULATOR_HOST"]
-    environment["GOOGLE_CLOUD_PROJECT"] = plan.project
-    if os.environ.get("TWINED_SERVICES_TOPIC_NAME"):
-        environment["TWINED_SERVICES_TOPIC_NAME"] = os.environ["TWINED_SERVICES_TOPIC_NAME"]
-    prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in environment.items())
-    values = json.dumps(example_input_values(plan.service))
-    started = ", ".join(local.started) or "nothing (using what is configured)"
-    print(f"Service {plan.sruid}: answering questions from {plan.subscription_path} on {plan.runner}.", file=stream)
-    print(f"  SRUID: {plan.sruid}", file=stream)
-    print(f"  emulators started here: {started}", file=stream)
-    print("  Ask it from another shell:", file=stream)
-    print(f"    {prefix} python -m octue_beam ask {plan.sruid} --input-values {shlex.quote(values)}", file=stream)
-    print(f"Service {plan.sruid} {READY} (stop it with Ctrl-C).", flush=True, file=stream)

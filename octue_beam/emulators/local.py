@@ -3,7 +3,9 @@
 `with local_emulators() as local:` starts Google's Pub/Sub emulator when `PUBSUB_EMULATOR_HOST` is unset and no
 cloud project is configured, and the Cloud Storage emulator (with the bucket `octue-beam-local`) when
 `STORAGE_EMULATOR_HOST` is unset and we are local (no project configured, or Pub/Sub emulated). Everything started
-is stopped on exit, on KeyboardInterrupt (the CLI turns SIGTERM into one) and at interpreter exit.
+is stopped on exit, on KeyboardInterrupt (the CLI turns SIGTERM into one) and at interpreter exit, and dies with this
+process even when it is killed outright (`octue_beam.processes.die_with_parent`). `restart_stopped()` starts a fresh
+emulator in place of one that died.
 """
 
 import atexit
@@ -34,6 +36,19 @@ class LocalEmulators:
     def started(self) -> list[str]:
         """Names of the emulators started here (e.g. `["pubsub", "storage"]`)."""
         return [name for name in ("pubsub", "storage") if getattr(self, name) is not None]
+
+    def restart_stopped(self) -> list[str]:
+        """Start again, on the same port, each emulator started here whose process has died (a fresh, empty one);
+        return their names. Raises EmulatorStartError when one cannot start (e.g. its port was taken)."""
+        restarted = []
+        for name in self.started:
+            emulator = getattr(self, name)
+            if not self._stopped and not emulator.running:
+                emulator.stop()  # forget the dead process; the port is kept
+                emulator.start()
+                restarted.append(name)
+                logger.warning("The %s emulator had stopped: started a fresh one on port %s.", name, emulator.port)
+        return restarted
 
     def stop(self) -> None:
         """Stop what was started here. Idempotent."""

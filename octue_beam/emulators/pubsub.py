@@ -1,7 +1,9 @@
 """Google's Pub/Sub emulator, started and stopped from Python.
 
-The emulator is a Java program that forks children, so it runs in its own process group and `stop()` kills the
-whole group. While it runs, `PUBSUB_EMULATOR_HOST` points the Google clients at it (restored on stop).
+The emulator is a Java program started by a launcher script (or by gcloud), so it runs in its own process group and
+`stop()` kills the whole group. It dies with the process that started it, even when that one is killed outright
+(`octue_beam.processes.die_with_parent`: the launcher script execs Java, which keeps the parent-death signal). While
+it runs, `PUBSUB_EMULATOR_HOST` points the Google clients at it (restored on stop).
 """
 
 import atexit
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
-from octue_beam.processes import stop_process_group
+from octue_beam.processes import TEMPORARY_FOLDER_PREFIX, die_with_parent, stop_process_group
 
 ENV_BINARY = "OCTUE_BEAM_PUBSUB_EMULATOR"
 DEFAULT_BINARY = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
@@ -66,7 +68,9 @@ class PubSubEmulator:
     ...     print(emulator.host_port)  # PUBSUB_EMULATOR_HOST is set meanwhile
 
     `before_stop(host_port)` is called before the emulator stops, e.g. to close the streaming pulls reading from it
-    (`octue_beam.asking.session.close_listeners`) so that none is left on a stopped emulator.
+    (`octue_beam.asking.session.close_listeners`) so that none is left on a stopped emulator. With `die_with_parent`
+    (default), the emulator is killed when this process dies (Linux): start it from the main thread, or from a
+    thread that outlives it. `start()` after `stop()` starts a fresh emulator on the same port.
     """
 
     def __init__(
@@ -76,11 +80,13 @@ class PubSubEmulator:
         *,
         start_timeout: float = 60.0,
         before_stop: Callable[[str], None] | None = None,
+        die_with_parent: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self.start_timeout = start_timeout
         self.before_stop = before_stop
+        self.die_with_parent = die_with_parent
         self._process: subprocess.Popen | None = None
         self._data_dir: str | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=60)
@@ -125,7 +131,7 @@ class PubSubEmulator:
                 self.port = free_port(self.host)
             self._output.clear()
             self._ready.clear()
-            self._data_dir = tempfile.mkdtemp(prefix="octue-beam-pubsub-")
+            self._data_dir = tempfile.mkdtemp(prefix=f"{TEMPORARY_FOLDER_PREFIX}{os.getpid()}-pubsub-")
             command = [*command, f"--host={self.host}", f"--port={self.port}", f"--data-dir={self._data_dir}"]
             self._process = subprocess.Popen(
                 command,
@@ -135,6 +141,7 @@ class PubSubEmulator:
                 text=True,
                 errors="replace",
                 start_new_session=True,  # own process group, so stop() can kill Java's children too
+                preexec_fn=die_with_parent() if self.die_with_parent else None,
             )
             atexit.register(self.stop)
             threading.Thread(

@@ -14,7 +14,7 @@ from typing import Any
 
 from octue_beam.asking import ask
 from octue_beam.messaging.sruid import to_pub_sub_form
-from octue_beam.processes import stop_process_group
+from octue_beam.processes import die_with_parent, stop_process_group
 from octue_beam.service.loading import load_service
 
 READY = "is ready"
@@ -31,14 +31,15 @@ class LocalService:
     Options: `topic_name` (default: a new `test.services.<suffix>`); `revision_tag` (the `run` command's
     `--revision-tag`); `environment`, variables set for the subprocess on top of the inherited ones, where `None`
     removes a variable (e.g. `{"STORAGE_EMULATOR_HOST": None}` lets the `run` command start its own storage
-    emulator); `cwd`, the subprocess's working directory (default: the current one). `start()` launches and waits
-    until the service is ready; `launch()` and `wait_until_ready()` do the two halves, so several services can start
-    at the same time.
+    emulator); `cwd`, the subprocess's working directory (default: the current one); `die_with_parent`, whether the
+    service is killed when this process dies (Linux; launch it from the main thread then, see
+    `octue_beam.processes.die_with_parent`). `start()` launches and waits until the service is ready; `launch()` and
+    `wait_until_ready()` do the two halves, so several services can start at the same time.
     """
 
     def __init__(self, service_dir: str | os.PathLike, *extra_args: str, topic_name: str | None = None,
                  revision_tag: str | None = None, environment: dict[str, str | None] | None = None,
-                 cwd: str | os.PathLike | None = None) -> None:
+                 cwd: str | os.PathLike | None = None, die_with_parent: bool = False) -> None:
         self.service_dir = os.path.abspath(os.fspath(service_dir))
         self.extra_args = list(extra_args)
         suffix = uuid.uuid4().hex[:8]
@@ -46,6 +47,7 @@ class LocalService:
         self.revision_tag = revision_tag
         self.environment = dict(environment or {})
         self.cwd = None if cwd is None else os.fspath(cwd)
+        self.die_with_parent = die_with_parent
         self.sruid = load_service(self.service_dir, revision_tag=revision_tag, check_credentials=False).sruid
         if not any(argument.split("=")[0] == "--subscription" for argument in self.extra_args):
             self.extra_args += ["--subscription", f"{to_pub_sub_form(self.sruid)}.test.{suffix}"]
@@ -73,6 +75,7 @@ class LocalService:
         self.process = subprocess.Popen(
             self.command, cwd=self.cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+            preexec_fn=die_with_parent() if self.die_with_parent else None,
         )
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
         return self

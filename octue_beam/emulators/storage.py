@@ -24,7 +24,7 @@ except ImportError:  # reported as EmulatorNotFound when a thread-mode emulator 
     emulator_buckets = create_server = None
 
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError
-from octue_beam.processes import stop_process_group
+from octue_beam.processes import die_with_parent, stop_process_group
 from octue_beam.storage.client import reset_clients
 
 logger = logging.getLogger(__name__)
@@ -42,16 +42,27 @@ def _free_port(host: str) -> int:
 class StorageEmulator:
     """An in-memory Cloud Storage emulator on `host:port` (port 0 = pick a free port), optionally with a bucket.
 
-    Use `start()`/`stop()` or `with StorageEmulator() as emulator:`. `endpoint` is `http://host:port`.
+    Use `start()`/`stop()` or `with StorageEmulator() as emulator:`. `endpoint` is `http://host:port`. In subprocess
+    mode with `die_with_parent` (default), the emulator is killed when this process dies (Linux): start it from the
+    main thread, or from a thread that outlives it.
     """
 
-    def __init__(self, host: str = "localhost", port: int = 0, default_bucket: str | None = None, mode: str = "thread"):
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 0,
+        default_bucket: str | None = None,
+        mode: str = "thread",
+        *,
+        die_with_parent: bool = True,
+    ) -> None:
         if mode not in ("thread", "subprocess"):
             raise ValueError(f"mode must be 'thread' or 'subprocess', not {mode!r}.")
         self.host = host
         self.port = port
         self.default_bucket = default_bucket
         self.mode = mode
+        self.die_with_parent = die_with_parent
         self._server: Any = None
         self._process: subprocess.Popen | None = None
         self._saved_host: str | None = None
@@ -62,6 +73,11 @@ class StorageEmulator:
     def endpoint(self) -> str:
         """`http://host:port` of the running emulator."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the emulator was started and (in subprocess mode) its process still runs."""
+        return self._running and (self._process is None or self._process.poll() is None)
 
     def environment(self) -> dict[str, str]:
         """The environment variables that point clients at this emulator."""
@@ -107,7 +123,11 @@ class StorageEmulator:
         if self.default_bucket:
             command += ["--default-bucket", self.default_bucket]
         self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent() if self.die_with_parent else None,
         )
 
     def _wait_until_ready(self) -> None:

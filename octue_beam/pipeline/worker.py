@@ -20,6 +20,7 @@ from concurrent import futures
 from apache_beam.utils.shared import Shared
 
 from octue_beam.answering.core import DEFAULT_HEARTBEAT_INTERVAL, Answerer, PendingAnswer
+from octue_beam.answering.journal import journaled
 from octue_beam.answering.runner import (
     DEFAULT_MAX_CONCURRENT_QUESTIONS,
     DEFAULT_MAX_QUEUED_QUESTIONS,
@@ -87,7 +88,9 @@ class ServiceWorker:
     def __init__(self, config: WorkerConfig, publisher_factory: PublisherFactory = pubsub_publisher) -> None:
         self.config = config
         self._publisher_factory = publisher_factory
-        self.publisher = publisher_factory(config.services_topic or topic_path(config.project))
+        topic = config.services_topic or topic_path(config.project)
+        # Journaled when the local `run` command supervises this process (answering/journal.py), else as made.
+        self.publisher = journaled(publisher_factory(topic), topic)
         self.answerer = Answerer.load(
             config.service_dir,
             self.publisher,
