@@ -1,0 +1,520 @@
+"""What `octue-beam run` does locally: start the emulators, run the service's pipeline in a child process and keep
+it running.
+
+`run` itself stays small (it never imports Beam): it starts the emulators that are needed, then the pipeline
+process (`python -m octue_beam run ... --control-fd N`, `cli.serving.serve_pipeline`), which builds and runs the
+pipeline and reports on the control pipe when it is ready and what it serves. `run` prints the ready message from
+that report, serves `--with` companions, asks the `--ask` question, and watches the pipeline process:
+
+- When it dies (an app's `os._exit`, a segfault, the OOM killer, SIGKILL, or the pipeline failing because Pub/Sub
+  went away), every question it had told its parent it was answering gets an `exception` (`ServiceStopped`) at
+  once, from the in-flight journal the process kept (`octue_beam.answering.journal`), so each parent learns within
+  seconds instead of after its heartbeat timeout. Then a new pipeline process starts: when the Pub/Sub emulator
+  does not answer, `run` waits for it (saying so once; an emulator it started itself and that died is started
+  again on the same port), and the new process creates the topic and subscription again if they are missing.
+- A pipeline process that dies at once again and again (before it is ready, or soon after with no question in
+  flight) is given up on after `MAX_QUICK_FAILURES` tries in a row, with a message; deaths while answering
+  questions are paid for by those questions and never end the service.
+- On start, `run` answers the questions left in the journals of `run` commands that were killed (SIGKILL gives
+  them no chance to), and removes the temporary folders of octue_beam processes that are gone.
+- SIGINT and SIGTERM stop it (SIGINT too when a script started it in the background, where the shell ignores
+  SIGINT): the pipeline process is stopped, the questions it was answering get an `exception`, the emulators stop.
+  The pipeline process, the emulators and the companions die with `run` even if it is killed outright (Linux's
+  parent-death signal, `octue_beam.processes.die_with_parent`).
+
+The topic and subscription are created by the pipeline process (`cli.serving`), each time one starts.
+"""
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent import futures
+from typing import NoReturn, TextIO
+
+from octue_beam.answering.journal import JOURNAL_VARIABLE, answer_in_flight, claim_abandoned, remove_folder, run_folder
+from octue_beam.asking import ask
+from octue_beam.asking.session import close_listeners
+from octue_beam.cli.arguments import load_json_argument
+from octue_beam.cli.signals import stop_signals_as_keyboard_interrupt
+from octue_beam.emulators.local import LocalEmulators, local_emulators
+from octue_beam.emulators.services import READY, LocalService
+from octue_beam.environment import pubsub_emulator_host
+from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError, ServiceStopped
+from octue_beam.processes import (
+    die_with_parent,
+    process_identity,
+    remove_leftover_temporary_folders,
+    remove_temporary_folders,
+    stop_process_group,
+)
+from octue_beam.resources import cache
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a pipeline process may take to report that it is ready (Beam's import, loading the service, the pull).
+START_TIMEOUT = 600.0
+#: A pipeline process that dies within this many seconds of being ready, with no question in flight, died at once.
+QUICK_DEATH_SECONDS = 10.0
+#: Give up after this many pipeline processes in a row died at once (or never became ready).
+MAX_QUICK_FAILURES = 3
+MAX_RESTART_DELAY = 30.0
+RESTARTED = "is ready again"
+
+
+class StartFailed(Exception):
+    """The first pipeline process exited before it was ready (it printed why); `code` is its exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"The pipeline process exited with code {code} before it was ready.")
+        self.code = code
+
+
+def supervise(args: argparse.Namespace) -> NoReturn:
+    """Serve locally until interrupted (or until the `--ask` question is answered), then stop everything and exit."""
+    question = _question_to_ask(args)
+    remove_leftover_temporary_folders()
+    code = 0
+    with stop_signals_as_keyboard_interrupt():
+        try:
+            with local_emulators(args.project) as local:
+                supervisor = Supervisor(args, local)
+                try:
+                    report = supervisor.start()
+                    companions = _start_companions(args.companions, report)
+                    try:
+                        _print_ready(report, local, stream=sys.stderr if question is not None else sys.stdout)
+                        supervisor.answer_abandoned_in_background()
+                        if question is None:
+                            code = supervisor.watch()
+                        else:
+                            code = _ask_while_watching(supervisor, report, question, args.ask_timeout)
+                    finally:
+                        _stop_companions(companions)
+                finally:
+                    supervisor.stop()
+        except KeyboardInterrupt:
+            print("Stopping the service.", file=sys.stderr)
+            code = 0
+        except StartFailed as failed:
+            code = failed.code or 1
+    _exit(code)
+
+
+class PipelineProcess:
+    """One pipeline process: `run ... --control-fd N` in its own process group, killed if this process dies;
+    `report` is what it said when it was ready."""
+
+    def __init__(self, command: list[str], environment: dict[str, str]) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [*command, "--control-fd", str(write_fd)],
+                env=environment,
+                pass_fds=(write_fd,),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches `run`, which stops this process in order
+                preexec_fn=die_with_parent(),
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.started_at = time.monotonic()
+        self.ready_at: float | None = None
+        self.report: dict | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._read_reports, args=(read_fd,), name="pipeline-reports", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read_reports(self, read_fd: int) -> None:
+        with open(read_fd) as control:
+            for line in control:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(message, dict) and isinstance(message.get("ready"), dict):
+                    self.report = message["ready"]
+                    self.ready_at = time.monotonic()
+                    self._ready.set()
+
+    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> bool:
+        """True once the process reports it is ready; False if it exits (or is stopped after `timeout` s) first."""
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.2):
+            if self.process.poll() is not None:
+                return False
+            if time.monotonic() > deadline:
+                print(f"Pipeline process {self.pid} not ready within {timeout:g} s: stopping it.", file=sys.stderr)
+                self.stop()
+                return False
+        return True
+
+    def wait(self, timeout: float) -> int | None:
+        """Its exit code, or None if it still runs after `timeout` seconds."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        """SIGTERM it (it cancels the pipeline and leaves), SIGKILL it if it has not left within 10 s."""
+        stop_process_group(self.process, 10, 5)
+        remove_temporary_folders(self.pid)
+
+    def lived(self) -> float:
+        """Seconds since it was ready (or started, if it never was)."""
+        return time.monotonic() - (self.ready_at or self.started_at)
+
+    def exit_description(self) -> str:
+        code = self.process.poll()
+        if code is None:
+            return "is still running"
+        if code < 0:
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
+        return f"exited with code {code}"
+
+
+class Supervisor:
+    """Keeps one pipeline process of the service running; answers what a dead one had in flight (see the module
+    docstring). Processes are started from the thread that calls `start` and `watch` (the main thread: Linux ties
+    the parent-death signal to the starting thread)."""
+
+    def __init__(self, args: argparse.Namespace, local: LocalEmulators) -> None:
+        self.local = local
+        self.command = _pipeline_command(args, args.project or local.project)
+        self.identity = process_identity(os.getpid()) or f"{os.getpid()}-0"
+        self.journal = _open_journal(self.identity)
+        self.process: PipelineProcess | None = None
+        self.report: dict = {}
+        self._quick_failures = 0
+
+    @property
+    def sruid(self) -> str:
+        return self.report.get("sruid", "the service")
+
+    def _environment(self) -> dict[str, str]:
+        environment = dict(os.environ)
+        if self.journal:
+            environment[JOURNAL_VARIABLE] = self.journal
+        return environment
+
+    def _spawn(self) -> PipelineProcess:
+        return PipelineProcess(self.command, self._environment())
+
+    def start(self) -> dict:
+        """Start the first pipeline process and wait until it is ready; return its report. StartFailed if it exits
+        first: nothing has ever worked, so this is a configuration error it has printed, not a crash to outlive."""
+        self.process = self._spawn()
+        if not self.process.wait_until_ready():
+            code = self.process.process.wait()
+            self._forget(self.process)
+            self.process = None
+            raise StartFailed(code)
+        self.report = self.process.report or {}
+        return self.report
+
+    def watch(self, until: Callable[[], bool] = lambda: False, poll: float = 0.5) -> int:
+        """Keep a pipeline process running until `until()` is true (0) or one cannot be kept running (1)."""
+        while not until():
+            if self.process.wait(poll) is None:
+                continue
+            if not self._replace():
+                return 1
+        return 0
+
+    def _replace(self) -> bool:
+        """After the pipeline process died: answer its questions in flight, start another (False: given up)."""
+        dead = self.process
+        lived = dead.lived()
+        print(
+            f"The pipeline process of {self.sruid} (pid {dead.pid}) {dead.exit_description()}; the questions it was "
+            f"answering get an exception and a new process starts.",
+            file=sys.stderr,
+            flush=True,
+        )
+        in_flight = self._answer_in_flight(
+            f"The service {self.sruid} stopped while answering this question: its pipeline process "
+            f"{dead.exit_description()} (an app may have called os._exit, crashed the interpreter or run out of "
+            f"memory, or the process was killed). A new process serves the service: ask again."
+        )
+        self._forget(dead)
+        if lived > QUICK_DEATH_SECONDS:
+            self._quick_failures, delay = 0, 0.0
+        elif in_flight:  # a question killed it: that question paid for it; never counted, but not restarted in a spin
+            delay = 1.0
+        else:
+            self._quick_failures += 1
+            delay = min(MAX_RESTART_DELAY, 2.0**self._quick_failures)
+        while True:
+            if self._quick_failures >= MAX_QUICK_FAILURES:
+                print(
+                    f"octue-beam run: the pipeline process of {self.sruid} died at once {self._quick_failures} times "
+                    f"in a row (the last one {dead.exit_description()}); giving up. Its output is above.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return False
+            self._wait_for_pubsub()
+            time.sleep(delay)
+            process = self.process = self._spawn()
+            if process.wait_until_ready():
+                print(f"Service {self.sruid} {RESTARTED} (process {process.pid}).", file=sys.stderr, flush=True)
+                return True
+            process.process.wait()
+            dead = process
+            self._answer_in_flight(f"The service {self.sruid} stopped while answering this question.")
+            self._forget(process)
+            if not self._pubsub_answers():
+                delay = 0.0  # Pub/Sub went away again: wait for it, this does not count
+                continue
+            self._quick_failures += 1
+            delay = min(MAX_RESTART_DELAY, 2.0**self._quick_failures)
+
+    def _answer_in_flight(self, message: str) -> int:
+        if not self.journal:
+            return 0
+        answered = answer_in_flight(self.journal, ServiceStopped(message))
+        if answered:
+            print(f"Answered {answered} question(s) in flight with ServiceStopped.", file=sys.stderr, flush=True)
+        return answered
+
+    def _forget(self, process: PipelineProcess) -> None:
+        remove_temporary_folders(process.pid)
+
+    def _wait_for_pubsub(self) -> None:
+        """Return once Pub/Sub answers, restarting the emulators started here that died; say once that it waits."""
+        waiting_since = None
+        delay = 0.5
+        while True:
+            try:
+                self.local.restart_stopped()
+            except (EmulatorStartError, EmulatorNotFound) as error:
+                logger.debug("Could not restart an emulator yet: %s", error)
+            if self._pubsub_answers():
+                if waiting_since is not None:
+                    print(
+                        f"The Pub/Sub emulator on {pubsub_emulator_host()} answers again after "
+                        f"{time.monotonic() - waiting_since:.0f} s.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                return
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                print(
+                    f"The Pub/Sub emulator on {pubsub_emulator_host()} does not answer: waiting for it; {self.sruid} "
+                    f"answers again once it is back.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            time.sleep(delay)
+            delay = min(2 * delay, 5.0)
+
+    def _pubsub_answers(self) -> bool:
+        """Whether the Pub/Sub emulator in use answers requests (the real Pub/Sub is assumed to)."""
+        host = pubsub_emulator_host()
+        if not host:
+            return True
+        project = self.report.get("project") or self.local.project
+        try:
+            with urllib.request.urlopen(f"http://{host}/v1/projects/{project}/topics", timeout=2):
+                return True
+        except urllib.error.HTTPError as error:
+            return error.code < 500
+        except (OSError, ValueError):
+            return False
+
+    def answer_abandoned_in_background(self) -> None:
+        """Answer, in a thread, the questions in flight of `run` commands that were killed."""
+        threading.Thread(target=self._answer_abandoned, name="abandoned-journals", daemon=True).start()
+
+    def _answer_abandoned(self) -> None:
+        for folder in claim_abandoned(self.identity):
+            try:
+                answered = answer_in_flight(
+                    folder,
+                    ServiceStopped(
+                        "The service stopped while answering this question: the `octue-beam run` serving it was "
+                        "killed (found by the next `run`). Ask again."
+                    ),
+                )
+                if answered:
+                    print(f"Answered {answered} question(s) left by a killed run with ServiceStopped.", file=sys.stderr)
+            except Exception:  # never stops the service
+                logger.exception("Could not answer the questions left in %s.", folder)
+            remove_folder(folder)
+
+    def stop(self) -> None:
+        """Stop the pipeline process, answer its questions in flight (`ServiceStopped`), remove the journal."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.stop()
+        if self.journal:
+            self._answer_in_flight(f"The service {self.sruid} was stopped while answering this question.")
+            remove_folder(self.journal)
+
+
+def _open_journal(identity: str) -> str | None:
+    """This run's journal folder, created; None (nothing journaled) if it cannot be."""
+    folder = run_folder(identity)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        logger.warning("No in-flight journal (%s): a dying pipeline process's questions will not be answered.", error)
+        return None
+    return folder
+
+
+def _pipeline_command(args: argparse.Namespace, project: str | None) -> list[str]:
+    """The `run` command of the pipeline process (`--control-fd` is added per process)."""
+    command = [sys.executable, "-m", "octue_beam", "--log-level", str(getattr(args, "log_level", "INFO"))]
+    if getattr(args, "debug", False):
+        command.append("--debug")
+    command += ["run", os.path.abspath(args.service_dir), "--runner", args.runner]
+    if args.revision_tag:
+        command += ["--revision-tag", args.revision_tag]
+    if project:
+        command += ["--project", project]
+    return command + list(args.pipeline_args)
+
+
+def _question_to_ask(args: argparse.Namespace) -> dict | None:
+    """The `--ask` question's inputs, read before anything starts so that bad JSON fails fast."""
+    if args.ask is None:
+        if args.ask_manifest:
+            raise ValueError("--ask-manifest needs --ask (the input values of the question).")
+        return None
+    return {
+        "input_values": load_json_argument(args.ask, "--ask"),
+        "input_manifest": load_json_argument(args.ask_manifest, "--ask-manifest"),
+    }
+
+
+def _start_companions(service_dirs: list[str], report: dict) -> list[LocalService]:
+    """Serve each of `service_dirs` in a subprocess on the same topic and emulators; wait until all are ready.
+    They are launched from this (the main) thread, so that they die with this process."""
+    companions = [
+        LocalService(
+            service_dir,
+            topic_name=report["topic_name"],
+            environment={"GOOGLE_CLOUD_PROJECT": report["project"]},
+            die_with_parent=True,
+        )
+        for service_dir in service_dirs
+    ]
+    try:
+        for companion, service_dir in zip(companions, service_dirs, strict=True):
+            print(f"Starting {companion.sruid} from {service_dir} ...", file=sys.stderr, flush=True)
+            companion.launch()
+        with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:
+            for started in [pool.submit(companion.wait_until_ready) for companion in companions]:
+                started.result()
+    except BaseException:
+        _stop_companions(companions)
+        raise
+    return companions
+
+
+def _stop_companions(companions: list[LocalService]) -> None:
+    with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:
+        list(pool.map(lambda companion: companion.stop(), companions))
+
+
+def _ask_while_watching(supervisor: Supervisor, report: dict, question: dict, timeout: float) -> int:
+    """Ask the `--ask` question in a thread while the pipeline process is watched (if it dies, the question gets
+    its `exception` at once); the question's exit code, or 1 if the service could not be kept running."""
+    outcome: dict[str, int] = {}
+    asking = threading.Thread(
+        target=lambda: outcome.setdefault("code", _ask_once(report, question, timeout)), name="ask", daemon=True
+    )
+    asking.start()
+    if supervisor.watch(until=lambda: not asking.is_alive()):
+        return 1
+    return outcome.get("code", 1)
+
+
+def _ask_once(report: dict, question: dict, timeout: float) -> int:
+    """Ask the service one question and print the answer (or the error) as JSON; 0 on a result, 1 otherwise."""
+    print(f"Asking {report['sruid']}: {json.dumps(question['input_values'])}", file=sys.stderr, flush=True)
+    try:
+        answer, question_uuid = ask(
+            report["sruid"],
+            question["input_values"],
+            question["input_manifest"],
+            timeout=timeout,
+            project=report["project"],
+            topic_name=report["topic_name"],
+            allow_local_files=True,
+            subscribe_to_logs=False,
+        )
+    except Exception as error:  # noqa: BLE001 - reported as the command's one-paragraph error
+        print(f"octue-beam run: the question failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        close_listeners()  # delete the answer subscription before the emulators stop (exit skips atexit)
+    manifest = answer.get("output_manifest")
+    output = {
+        "question_uuid": question_uuid,
+        "output_values": answer.get("output_values"),
+        "output_manifest": manifest.to_primitive() if hasattr(manifest, "to_primitive") else manifest,
+    }
+    print(json.dumps(output, indent=2), flush=True)
+    return 0
+
+
+def _exit(code: int) -> NoReturn:
+    """Leave at once (everything started here was stopped): the `--ask` thread may still wait on a dead service.
+    The temporary folder goes first: `os._exit` skips atexit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    cache.clear()
+    logging.shutdown()
+    os._exit(code)
+
+
+def _print_ready(report: dict, local: LocalEmulators, stream: TextIO | None = None) -> None:
+    """Say what runs where and how to ask it (on stderr when stdout is for an `--ask` answer); the last line says
+    `is ready`, which `LocalService` waits for."""
+    stream = stream or sys.stdout
+    environment = {}
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        environment["PUBSUB_EMULATOR_HOST"] = os.environ["PUBSUB_EMULATOR_HOST"]
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        environment["STORAGE_EMULATOR_HOST"] = os.environ["STORAGE_EMULATOR_HOST"]
+    environment["GOOGLE_CLOUD_PROJECT"] = report["project"]
+    if os.environ.get("TWINED_SERVICES_TOPIC_NAME"):
+        environment["TWINED_SERVICES_TOPIC_NAME"] = os.environ["TWINED_SERVICES_TOPIC_NAME"]
+    prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in environment.items())
+    values = json.dumps(report.get("example_input_values", {}))
+    started = ", ".join(local.started) or "nothing (using what is configured)"
+    sruid = report["sruid"]
+    print(
+        f"Service {sruid}: answering questions from {report['subscription_path']} on {report['runner']}.", file=stream
+    )
+    print(f"  SRUID: {sruid}", file=stream)
+    print(f"  emulators started here: {started}", file=stream)
+    print(f"  pipeline process: {report.get('pid')} (restarted if it dies)", file=stream)
+    print("  Ask it from another shell:", file=stream)
+    print(f"    {prefix} python -m octue_beam ask {sruid} --input-values {shlex.quote(values)}", file=stream)
+    print(f"Service {sruid} {READY} (stop it with Ctrl-C).", flush=True, file=stream)
+
+
+__all__ = ["MAX_QUICK_FAILURES", "RESTARTED", "PipelineProcess", "StartFailed", "Supervisor", "supervise"]
