@@ -18,7 +18,7 @@ setup(
         line for line in (HERE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff==0.17.6"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff==0.17.6", "hypothesis==6.170.15"],
     },
     entry_points={
         "console_scripts": ["octue-beam = octue_beam.cli:main"],

@@ -5,9 +5,13 @@ datetimes ISO 8601; attributes whose value is None are omitted.
 """
 
 import datetime
+import re
 import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
+
+from octue_beam.exceptions import InvalidServiceID
+from octue_beam.messaging.sruid import validate_sruid
 
 PARENT = "PARENT"
 CHILD = "CHILD"
@@ -46,8 +50,33 @@ TREE_ATTRIBUTES = (
     "retry_count",
 )
 
+#: Attributes that name a service (SRUIDs).
+SRUID_ATTRIBUTES = ("parent", "originator", "sender", "recipient")
+
 _BOOLEAN = {"forward_logs"}
 _INTEGER = {"retry_count", "cpus"}
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def is_uuid(value: Any) -> bool:
+    """Whether `value` is a UUID string in its canonical 8-4-4-4-12 hexadecimal form (nothing before or after)."""
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+
+
+def is_sruid(value: Any) -> bool:
+    """Whether `value` is a full SRUID (`namespace/name:revision_tag`), checked by `messaging.sruid`."""
+    if not isinstance(value, str):
+        return False
+    try:
+        validate_sruid(value)
+    except InvalidServiceID:
+        return False
+    return True
+
+
+def is_retry_count(value: Any) -> bool:
+    """Whether `value` is a retry count: a non-negative integer (not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def encode_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
@@ -135,8 +164,12 @@ def question_attributes(
 def response_attributes(question: Mapping[str, Any], sender_sdk_version: str) -> dict[str, Any]:
     """Typed attributes of a response to `question` (typed attributes): tree copied, sender/recipient swapped.
 
-    Call `refreshed()` on the result before each publish to get a new event `uuid` and `datetime`.
+    Only values valid for their attribute are copied (SRUIDs, UUIDs, a retry count): a value that is not raises
+    ValueError naming the attribute, so nothing a message carries is echoed into a response unchecked (above all
+    not a forged `sender` into the response's `recipient`). Call `refreshed()` on the result before each publish to
+    get a new event `uuid` and `datetime`.
     """
+    check_copied_attributes(question)
     attributes = {key: question.get(key) for key in TREE_ATTRIBUTES}
     attributes.update(
         sender=question["recipient"],
@@ -145,6 +178,26 @@ def response_attributes(question: Mapping[str, Any], sender_sdk_version: str) ->
         sender_sdk_version=sender_sdk_version,
     )
     return refreshed(attributes)
+
+
+def check_copied_attributes(question: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the first attribute a response would copy from `question` that is not valid for it."""
+    required = {"question_uuid", "originator_question_uuid", "parent", "originator", "sender", "recipient"}
+    for name in ("question_uuid", "parent_question_uuid", "originator_question_uuid"):
+        value = question.get(name)
+        if not is_uuid(value) and (value is not None or name in required):
+            raise ValueError(f"attribute {name!r} must be a UUID, not {_shown(value)}")
+    for name in SRUID_ATTRIBUTES:
+        if not is_sruid(question.get(name)):
+            raise ValueError(f"attribute {name!r} must be an SRUID, not {_shown(question.get(name))}")
+    retry_count = question.get("retry_count")
+    if retry_count is not None and not is_retry_count(retry_count):
+        raise ValueError(f"attribute 'retry_count' must be a non-negative integer, not {_shown(retry_count)}")
+
+
+def _shown(value: Any, limit: int = 100) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def refreshed(attributes: Mapping[str, Any]) -> dict[str, Any]:

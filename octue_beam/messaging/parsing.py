@@ -7,11 +7,16 @@ InvalidEvent with a reason that names the field or attribute. The vendored schem
 Who a message is for is decided before parsing: a reader ignores (acks, never answers) messages whose
 `recipient`/`sender_type` are not its own (`is_addressed_to`); the Pub/Sub emulator does not apply filters.
 A question addressed to us but broken gets an `exception` answer when `best_effort_question_attributes` can tell
-who asked.
+who asked: only a valid question UUID and a valid sender SRUID say that, and nothing else from a broken message is
+copied into the answer unchecked.
+
+Input is bounded before anything recurses over it: a question nested more than `MAX_NESTING_DEPTH` levels deep is
+an InvalidEvent (the twine's validation, the app and the answer all walk values recursively).
 """
 
 import functools
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -19,24 +24,44 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from octue_beam.exceptions import InvalidEvent
+from octue_beam.exceptions import InvalidEvent, InvalidServiceID
 from octue_beam.messaging.attributes import (
     COMMON_ATTRIBUTES,
     PARENT,
+    QUESTION_ATTRIBUTES,
     SAVE_DIAGNOSTICS_MODES,
     SAVE_DIAGNOSTICS_ON_CRASH,
+    SRUID_ATTRIBUTES,
     decode_attributes,
+    is_sruid,
+    is_uuid,
 )
-from octue_beam.messaging.events import KINDS
+from octue_beam.messaging.events import KINDS, QUESTION
+from octue_beam.messaging.sruid import split_service_id
 from octue_beam.schemas import load_schema
 
+logger = logging.getLogger(__name__)
+
 MAX_MESSAGE_BYTES = 10_000_000  # Pub/Sub's limit on a message's size
+#: How deeply a question's event may nest (the event object is level 1, so input values get 99 levels). Values are
+#: walked recursively after parsing (twine validation, the app, serialising the answer); Python's recursion limit
+#: would end a question nested a few hundred levels deep with a RecursionError, so deeper input is refused up front.
+MAX_NESTING_DEPTH = 100
 SCHEMA_NAME = "service_communication"
 
 #: Attributes every event must carry (parent_question_uuid is omitted on originator questions).
 REQUIRED_ATTRIBUTES = tuple(name for name in COMMON_ATTRIBUTES if name != "parent_question_uuid")
 
 _MAX_ATTRIBUTE_LENGTH = 1024  # Pub/Sub's limit on attribute values
+_PROTOCOL_ATTRIBUTES = frozenset(COMMON_ATTRIBUTES + QUESTION_ATTRIBUTES)
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+# The wire schema's datetime and SDK version patterns (ASCII digits only); a retry count is decimal digits.
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", re.ASCII)
+_SDK_VERSION = re.compile(r"\d+\.\d+\.\d+([-+.][0-9A-Za-z.+-]*)?", re.ASCII)
+_RETRY_COUNT = re.compile(r"\d+", re.ASCII)
+# A Google Cloud project ID (optionally domain-scoped, `example.com:my-project`): no `/`, quotes or spaces, so it
+# cannot reach outside `projects/<project>/topics/...`.
+_PROJECT_ID = re.compile(r"(?:[a-z0-9][a-z0-9.-]{0,62}:)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 @functools.cache
@@ -57,26 +82,70 @@ def decode_message_attributes(attributes: Mapping[str, str]) -> dict[str, Any]:
     missing = [name for name in REQUIRED_ATTRIBUTES if name not in attributes]
     if missing:
         raise InvalidEvent(f"The message lacks the required attribute(s) {', '.join(map(repr, missing))}.")
+    for name in sorted(_PROTOCOL_ATTRIBUTES & attributes.keys()):
+        value = attributes[name]
+        if isinstance(value, str) and _CONTROL_CHARACTER.search(value):
+            # e.g. a trailing newline, which the schema's `$` would let through into names, filters and logs
+            raise InvalidEvent(f"Attribute {name!r} is invalid: it contains a control character.")
     try:
         return decode_attributes(attributes)
     except ValueError as error:
         raise InvalidEvent(f"The message has an invalid attribute: {error}.") from None
 
 
-def decode_event(data: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
-    """The JSON event in a message's data (plain JSON types), checked to be an object of a known kind."""
+def decode_event(
+    data: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES, max_depth: int | None = None
+) -> dict[str, Any]:
+    """The JSON event in a message's data (plain JSON types), checked to be an object of a known kind.
+
+    With `max_depth`, an event nested deeper than that many levels is an InvalidEvent (see `check_nesting`); without
+    it, input too deep for the JSON decoder itself is one too, never a RecursionError.
+    """
     if len(data) > max_bytes:
         raise InvalidEvent(f"The message data is {len(data)} bytes, more than the limit of {max_bytes} bytes.")
     try:
         event = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidEvent(f"The message data is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise InvalidEvent(_too_deep(max_depth)) from None
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError, or an integer with too many digits
+        raise InvalidEvent(f"The message data is not valid JSON: {_short(str(error))}.") from None
+    if max_depth is not None:
+        check_nesting(event, max_depth)
     if not isinstance(event, dict):
         raise InvalidEvent(f"The message data must be a JSON object (an event), not {type(event).__name__}.")
     kind = event.get("kind")
     if kind not in KINDS:
         raise InvalidEvent(f"The event's 'kind' is {kind!r}, which is not one of {', '.join(KINDS)}.")
     return event
+
+
+def nesting_depth(value: Any, limit: int | None = None) -> int:
+    """How many levels of objects and arrays `value` nests (a scalar is 0), found without recursion.
+
+    With `limit`, stops as soon as the depth is known to exceed it and returns `limit + 1`.
+    """
+    deepest = 0
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        container, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if limit is not None and deepest > limit:
+            return limit + 1
+        items = container.values() if isinstance(container, dict) else container
+        stack.extend((item, depth + 1) for item in items if isinstance(item, (dict, list)))
+    return deepest
+
+
+def check_nesting(event: Any, max_depth: int = MAX_NESTING_DEPTH) -> None:
+    """Raise InvalidEvent if `event` nests more than `max_depth` levels of objects and arrays."""
+    if nesting_depth(event, max_depth) > max_depth:
+        raise InvalidEvent(_too_deep(max_depth))
+
+
+def _too_deep(max_depth: int | None) -> str:
+    if max_depth is None:
+        return "The message data is nested too deeply for the JSON decoder."
+    return f"The message data is nested too deeply: more than the limit of {max_depth} levels of objects and arrays."
 
 
 def validate_event(event: Mapping[str, Any], attributes: Mapping[str, Any]) -> None:
@@ -110,60 +179,86 @@ def parse_message(
     attributes: Mapping[str, str],
     *,
     max_bytes: int = MAX_MESSAGE_BYTES,
+    max_depth: int = MAX_NESTING_DEPTH,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """`(event, typed attributes)` of a Pub/Sub message, validated against the wire schema.
 
     The event keeps plain JSON types (tagged sets/datetimes are left as tagged objects, so values can be checked
     against twine schemas); use `octue_beam.serialisation.loads` on parts when Python types are wanted.
-    Raises InvalidEvent with a reason naming the field or attribute.
+    Raises InvalidEvent with a reason naming the field or attribute, also for an event nested more than `max_depth`
+    levels deep and for an SRUID attribute that `messaging.sruid` refuses (e.g. a revision tag over 128 characters).
     """
     typed = decode_message_attributes(attributes)
-    event = decode_event(data, max_bytes=max_bytes)
+    event = decode_event(data, max_bytes=max_bytes, max_depth=max_depth)
     validate_event(event, typed)
+    for name in SRUID_ATTRIBUTES:
+        if name in typed and not is_sruid(typed[name]):
+            raise InvalidEvent(f"Attribute {name!r} is invalid: {_short(repr(typed[name]), 100)} is not a valid SRUID.")
+    if event.get("kind") == QUESTION:
+        check_children(event.get("children"))
     return event, typed
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+def check_children(children: Any) -> None:
+    """Check the IDs in a question's `children` (which replace the service's children for that question) before
+    they are used in Pub/Sub names: each `id` a service ID and each `backend.project_id` a project ID."""
+    for index, child in enumerate(children or []):
+        try:
+            split_service_id(child["id"])
+        except InvalidServiceID as error:
+            raise InvalidEvent(f"The event is invalid at $.event.children[{index}].id: {_short(str(error))}") from None
+        project_id = child["backend"].get("project_id")
+        if project_id is not None and not (isinstance(project_id, str) and _PROJECT_ID.fullmatch(project_id)):
+            raise InvalidEvent(
+                f"The event is invalid at $.event.children[{index}].backend.project_id: "
+                f"{_short(repr(project_id), 100)} is not a Google Cloud project ID."
+            )
 
 
 def best_effort_question_attributes(raw_attributes: Mapping[str, Any]) -> dict[str, Any] | None:
     """Typed question attributes good enough to answer a broken question with an `exception`, or None.
 
-    Needs `question_uuid`, `sender` and `recipient`; other tree attributes are defaulted as for an originator
-    question, and malformed optional ones are dropped or defaulted rather than raising.
+    Needs a valid `question_uuid` (a UUID), `sender` and `recipient` (SRUIDs); without them the question cannot be
+    answered (it is only dead-lettered) and the log says which attribute is missing or invalid. Every other
+    attribute is copied only when it is valid for its attribute, and otherwise defaulted as for an originator
+    question: nothing a broken message carries reaches the answer's attributes unchecked.
     """
-    def text(name: str) -> str | None:
-        value = raw_attributes.get(name)
-        if isinstance(value, str) and value and len(value) <= _MAX_ATTRIBUTE_LENGTH:
-            return value
-        return None
 
-    question_uuid, sender, recipient = text("question_uuid"), text("sender"), text("recipient")
-    if not (question_uuid and sender and recipient):
-        return None
-    try:
-        retry_count = max(0, int(raw_attributes.get("retry_count", 0)))
-    except (TypeError, ValueError):
-        retry_count = 0
-    forward_logs = str(raw_attributes.get("forward_logs", "0")).strip().lower() in ("1", "true")
-    save_diagnostics = text("save_diagnostics")
-    parent_question_uuid = text("parent_question_uuid")
+    def valid(name: str, check: Any) -> Any:
+        value = raw_attributes.get(name)
+        return value if isinstance(value, str) and len(value) <= _MAX_ATTRIBUTE_LENGTH and check(value) else None
+
+    question_uuid, sender = valid("question_uuid", is_uuid), valid("sender", is_sruid)
+    recipient = valid("recipient", is_sruid)
+    for name, value, what in (
+        ("question_uuid", question_uuid, "a UUID"),
+        ("sender", sender, "an SRUID"),
+        ("recipient", recipient, "an SRUID"),
+    ):
+        if value is None:
+            logger.warning(
+                "A broken message for this service cannot be answered: its %r attribute is %s, not %s; it is only "
+                "dead-lettered.",
+                name,
+                "missing" if name not in raw_attributes else _short(repr(raw_attributes[name]), 100),
+                what,
+            )
+            return None
+    save_diagnostics = raw_attributes.get("save_diagnostics")
     return {
-        "uuid": text("uuid"),
-        "datetime": text("datetime"),
+        "uuid": valid("uuid", is_uuid),
+        "datetime": valid("datetime", _DATETIME.fullmatch),
         "question_uuid": question_uuid,
-        "parent_question_uuid": (
-            parent_question_uuid if parent_question_uuid and _UUID.match(parent_question_uuid) else None
-        ),
-        "originator_question_uuid": text("originator_question_uuid") or question_uuid,
-        "parent": text("parent") or sender,
-        "originator": text("originator") or sender,
+        "parent_question_uuid": valid("parent_question_uuid", is_uuid),
+        "originator_question_uuid": valid("originator_question_uuid", is_uuid) or question_uuid,
+        "parent": valid("parent", is_sruid) or sender,
+        "originator": valid("originator", is_sruid) or sender,
         "sender": sender,
-        "sender_type": text("sender_type") or PARENT,
-        "sender_sdk_version": text("sender_sdk_version"),
+        "sender_type": PARENT,  # a message from a child is never ours to answer (`is_addressed_to`)
+        "sender_sdk_version": valid("sender_sdk_version", _SDK_VERSION.fullmatch),
         "recipient": recipient,
-        "retry_count": retry_count,
-        "forward_logs": forward_logs,
+        "retry_count": int(valid("retry_count", _RETRY_COUNT.fullmatch) or 0),
+        "forward_logs": str(raw_attributes.get("forward_logs", "0"))[:8].strip().lower() in ("1", "true"),
         "save_diagnostics": (
             save_diagnostics if save_diagnostics in SAVE_DIAGNOSTICS_MODES else SAVE_DIAGNOSTICS_ON_CRASH
         ),

@@ -9,7 +9,9 @@ import uuid
 from octue_beam.exceptions import InvalidServiceID
 
 NAME_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-REVISION_TAG_PATTERN = r"[A-Za-z0-9_]+(?:[-.]*[A-Za-z0-9_]+)*"
+# Separators are one or more of `-`/`.` between word runs: the same tags as `(?:[-.]*...)*`, but with no nested
+# ambiguity, so matching stays linear (the ambiguous form backtracks exponentially on e.g. "aaa...a!").
+REVISION_TAG_PATTERN = r"[A-Za-z0-9_]+(?:[-.]+[A-Za-z0-9_]+)*"
 MAX_REVISION_TAG_LENGTH = 128
 RESERVED_NAMESPACES = ("example",)
 
@@ -22,11 +24,12 @@ _REVISION_TAG = re.compile(rf"^{REVISION_TAG_PATTERN}$")
 
 def split_service_id(service_id: str, require_revision_tag: bool = False) -> tuple[str, str, str | None]:
     """`(namespace, name, revision_tag)` of a service ID; the tag is None when absent (unless required)."""
-    match = _SERVICE_ID.match(service_id or "")
+    match = _SERVICE_ID.fullmatch(service_id or "") if isinstance(service_id, str) else None
     if not match:
         raise InvalidServiceID(
-            f"{service_id!r} is not a valid service ID: expected 'namespace/name' or 'namespace/name:revision_tag' "
-            f"where namespace and name are lower-case kebab case ({NAME_PATTERN}) and the tag is Docker-tag-like."
+            f"{_shown(service_id)} is not a valid service ID: expected 'namespace/name' or "
+            f"'namespace/name:revision_tag' where namespace and name are lower-case kebab case ({NAME_PATTERN}) and "
+            "the tag is Docker-tag-like."
         )
     namespace, name, revision_tag = match.group("namespace", "name", "revision_tag")
     if revision_tag is not None and len(revision_tag) > MAX_REVISION_TAG_LENGTH:
@@ -38,6 +41,12 @@ def split_service_id(service_id: str, require_revision_tag: bool = False) -> tup
     return namespace, name, revision_tag
 
 
+def _shown(value: object, limit: int = 200) -> str:
+    """`repr(value)`, clipped: an invalid ID may come from a message and be megabytes long."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def validate_sruid(sruid: str) -> str:
     """Return `sruid` if it is a full SRUID (with revision tag), else raise InvalidServiceID."""
     split_service_id(sruid, require_revision_tag=True)
@@ -46,13 +55,13 @@ def validate_sruid(sruid: str) -> str:
 
 def validate_name(value: str, what: str) -> str:
     """Check a namespace or name part."""
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise InvalidServiceID(f"The service {what} {value!r} must be lower-case kebab case ({NAME_PATTERN}).")
     return value
 
 
 def validate_revision_tag(value: str) -> str:
-    if not isinstance(value, str) or not _REVISION_TAG.match(value) or len(value) > MAX_REVISION_TAG_LENGTH:
+    if not isinstance(value, str) or not _REVISION_TAG.fullmatch(value) or len(value) > MAX_REVISION_TAG_LENGTH:
         raise InvalidServiceID(
             f"The revision tag {value!r} must match {REVISION_TAG_PATTERN} and be at most {MAX_REVISION_TAG_LENGTH} "
             "characters."
