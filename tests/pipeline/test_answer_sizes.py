@@ -11,24 +11,15 @@ use an output manifest, at once; and a normal question is answered right after e
 import pytest
 
 from octue_beam.messaging.parsing import MAX_MESSAGE_BYTES
-from octue_beam.testing import LocalService
-from tests.support.paths import FIXTURES, REPOSITORY
+from tests.support.serving import behaviours_service
 
 ASK = {"timeout": 90, "delivery_acknowledgement_timeout": 60, "maximum_heartbeat_interval": 30, "max_retries": 0}
 
 
 @pytest.fixture(scope="module")
 def service(pubsub_emulator):
-    process = LocalService(
-        FIXTURES / "behaviours",
-        "--heartbeat_interval", "1",
-        environment={"STORAGE_EMULATOR_HOST": None},
-        cwd=REPOSITORY,
-    ).start()
-    try:
+    with behaviours_service("--heartbeat_interval", "1") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def assert_a_normal_question_is_answered(service):

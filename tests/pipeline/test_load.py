@@ -23,7 +23,7 @@ from google.cloud import pubsub_v1
 from octue_beam.messaging.clients import new_client
 from octue_beam.messaging.pubsub import delete_subscription, ensure_subscription
 from octue_beam.testing import LocalService
-from tests.support.paths import FIXTURES, REPOSITORY
+from tests.support.serving import behaviours_service
 
 PARENTS = 3
 QUESTIONS_PER_PARENT = 100
@@ -75,16 +75,12 @@ class Observer:
 
 @pytest.fixture(scope="module")
 def served(pubsub_emulator):
-    service = LocalService(
-        FIXTURES / "behaviours", "--heartbeat_interval", "5", environment={"STORAGE_EMULATOR_HOST": None},
-        cwd=REPOSITORY,
-    ).start()
-    observer = Observer(os.environ["GOOGLE_CLOUD_PROJECT"], service.topic_name)
-    try:
-        yield service, observer
-    finally:
-        observer.close()
-        service.stop()
+    with behaviours_service("--heartbeat_interval", "5") as service:
+        observer = Observer(os.environ["GOOGLE_CLOUD_PROJECT"], service.topic_name)
+        try:
+            yield service, observer
+        finally:
+            observer.close()
 
 
 def burst(service: LocalService, number: int) -> list[list]:

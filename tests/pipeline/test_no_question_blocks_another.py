@@ -10,10 +10,8 @@ import time
 
 import pytest
 
-from octue_beam.messaging.publishing import OrderedBatchPublisher
-from octue_beam.testing import LocalService
-from tests.support.paths import FIXTURES, REPOSITORY
-from tests.support.wire import Listener, octue_question
+from tests.support.serving import behaviours_service
+from tests.support.wire import publish_question, wire_to
 
 SRUID = "octue-beam-tests/behaviours:local"
 PARENT = "octue-beam-tests/unblocked-parent:local"
@@ -23,37 +21,19 @@ FINAL = ("result", "exception")
 
 @pytest.fixture(scope="module")
 def service(pubsub_emulator):
-    process = LocalService(
-        FIXTURES / "behaviours",
-        "--question_timeout", str(TIME_LIMIT),
-        "--heartbeat_interval", "1",
-        "--max_concurrent_questions", "2",
-        environment={"STORAGE_EMULATOR_HOST": None},
-        cwd=REPOSITORY,
-    ).start()
-    try:
+    options = ("--question_timeout", str(TIME_LIMIT), "--heartbeat_interval", "1", "--max_concurrent_questions", "2")
+    with behaviours_service(*options) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
 def wire(service):
-    project = os.environ["GOOGLE_CLOUD_PROJECT"]
-    listener = Listener(project, PARENT, service.topic_name)
-    publisher = OrderedBatchPublisher(project, service.topic_name)
-    try:
-        yield listener, publisher
-    finally:
-        listener.close()
-        publisher.close()
+    with wire_to(os.environ["GOOGLE_CLOUD_PROJECT"], PARENT, service.topic_name) as listener_and_publisher:
+        yield listener_and_publisher
 
 
 def ask(wire, input_values, **options) -> str:
-    _, publisher = wire
-    data, attributes = octue_question(SRUID, PARENT, input_values, **options)
-    publisher.publish_raw(data, attributes, ordering_key=attributes["question_uuid"], wait=True)
-    return attributes["question_uuid"]
+    return publish_question(wire[1], SRUID, PARENT, input_values, **options)
 
 
 def kinds(received) -> list[str]:

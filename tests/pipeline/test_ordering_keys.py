@@ -22,7 +22,7 @@ from octue_beam.messaging.clients import new_client
 from octue_beam.messaging.publishing import ORDERING_KEYS
 from octue_beam.messaging.pubsub import ensure_subscription
 from octue_beam.testing import LocalService
-from tests.support.paths import FIXTURES, REPOSITORY
+from tests.support.serving import behaviours_service
 
 PROJECT = "octue-beam-keys-test"
 QUESTIONS_PER_BURST = 120
@@ -56,10 +56,7 @@ def served(monkeypatch):
     previous = use_session(session)
     service = None
     try:
-        service = LocalService(
-            FIXTURES / "behaviours", "--heartbeat_interval", "5", environment={"STORAGE_EMULATOR_HOST": None},
-            cwd=REPOSITORY,
-        ).start()
+        service = behaviours_service("--heartbeat_interval", "5").start()
         yield emulator, service, session
     finally:
         if service is not None:

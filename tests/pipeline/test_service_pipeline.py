@@ -11,10 +11,8 @@ import uuid
 import pytest
 
 from octue_beam.messaging.parsing import parse_message
-from octue_beam.messaging.publishing import OrderedBatchPublisher
-from octue_beam.testing import LocalService
-from tests.support.paths import FIXTURES, REPOSITORY
-from tests.support.wire import Listener, octue_question
+from tests.support.serving import behaviours_service
+from tests.support.wire import octue_question, publish_question, wire_to
 
 SRUID = "octue-beam-tests/behaviours:local"
 PARENT = "octue-beam-tests/parent:local"
@@ -39,18 +37,9 @@ def dead_letters(pubsub_emulator):
 
 @pytest.fixture(scope="module")
 def service(pubsub_emulator, dead_letters):
-    process = LocalService(
-        FIXTURES / "behaviours",
-        "--heartbeat_interval", "0.3",
-        "--max_message_bytes", str(MAX_MESSAGE_BYTES),
-        "--dead_letter_topic", DEAD_LETTER_TOPIC,
-        environment={"STORAGE_EMULATOR_HOST": None},
-        cwd=REPOSITORY,
-    ).start()
-    try:
+    options = ("--heartbeat_interval", "0.3", "--max_message_bytes", str(MAX_MESSAGE_BYTES))
+    with behaviours_service(*options, "--dead_letter_topic", DEAD_LETTER_TOPIC) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def pull_dead_letters(subscription, wanted, timeout=30):
@@ -80,22 +69,13 @@ def pull_dead_letters(subscription, wanted, timeout=30):
 @pytest.fixture(scope="module")
 def wire(service):
     """(listener of answers to PARENT, publisher) on the service's topic."""
-    project = os.environ["GOOGLE_CLOUD_PROJECT"]
-    listener = Listener(project, PARENT, service.topic_name)
-    publisher = OrderedBatchPublisher(project, service.topic_name)
-    try:
-        yield listener, publisher
-    finally:
-        listener.close()
-        publisher.close()
+    with wire_to(os.environ["GOOGLE_CLOUD_PROJECT"], PARENT, service.topic_name) as listener_and_publisher:
+        yield listener_and_publisher
 
 
 def ask(wire, input_values, **kwargs):
     """Publish a question built like Octue's; return its UUID."""
-    _, publisher = wire
-    data, attributes = octue_question(SRUID, PARENT, input_values, **kwargs)
-    publisher.publish_raw(data, attributes, ordering_key=attributes["question_uuid"], wait=True)
-    return attributes["question_uuid"]
+    return publish_question(wire[1], SRUID, PARENT, input_values, **kwargs)
 
 
 def kinds(received):

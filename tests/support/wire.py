@@ -2,16 +2,19 @@
 listener collecting every response event sent to one parent SRUID."""
 
 import collections
+import contextlib
 import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from google.cloud import pubsub_v1
 
 from octue_beam.messaging import events
 from octue_beam.messaging.attributes import encode_attributes, question_attributes
+from octue_beam.messaging.publishing import OrderedBatchPublisher
 from octue_beam.messaging.pubsub import delete_subscription, ensure_subscription
 
 OCTUE_SDK_VERSION = "0.69.0"
@@ -83,3 +86,25 @@ class Listener:
             pass
         self._subscriber.close()
         self._delete()
+
+
+@contextlib.contextmanager
+def wire_to(project: str, parent: str, topic_name: str) -> Iterator[tuple[Listener, OrderedBatchPublisher]]:
+    """`(listener of the events sent to parent, publisher)` on a served service's topic, closed afterwards."""
+    listener = Listener(project, parent, topic_name)
+    publisher = OrderedBatchPublisher(project, topic_name)
+    try:
+        yield listener, publisher
+    finally:
+        listener.close()
+        publisher.close()
+
+
+def publish_question(
+    publisher: OrderedBatchPublisher, recipient: str, parent: str, input_values: Any = None, **options: Any
+) -> str:
+    """Publish a question built as Octue 0.69 builds it (`octue_question` options); return its UUID."""
+    data, attributes = octue_question(recipient, parent, input_values, **options)
+    publisher.publish_raw(data, attributes, ordering_key=attributes["question_uuid"], wait=True)
+    return attributes["question_uuid"]
+
