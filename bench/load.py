@@ -37,7 +37,6 @@ from google.cloud import pubsub_v1
 
 from octue_beam.emulators.pubsub import PubSubEmulator
 from octue_beam.messaging.pubsub import ensure_subscription, ensure_topic
-from octue_beam.processes import stop_process_group
 
 BENCH = Path(__file__).resolve().parent
 REPOSITORY = BENCH.parent
@@ -170,11 +169,6 @@ class Sampler:
         self._thread.join()
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float("nan")
-
-
 def start_parents(environment: dict, questions: int, parents: int, in_flight: int, timeout: float) -> list:
     share, processes = questions // parents, []
     for index in range(parents):
@@ -211,7 +205,7 @@ def burst(number: int, args: argparse.Namespace, environment: dict, observer: Ob
         min(time for _, _, time in events) - asked[question_uuid]
         for question_uuid, events in finals.items()
         if events and asked[question_uuid] is not None
-    ]
+    ] or [float("nan")]  # nothing answered: no latency
     started = min(report["started"] for report in reports)
     last_answer = max((min(time for _, _, time in events) for events in finals.values() if events), default=started)
     peak = sampler.between(before["time"], after["time"]) or [after]
@@ -219,9 +213,9 @@ def burst(number: int, args: argparse.Namespace, environment: dict, observer: Ob
         "burst": number,
         "questions": len(uuids),
         "questions_per_s": len(uuids) / max(last_answer - started, 1e-9),
-        "p50_ms": 1000 * percentile(latencies, 0.5),
-        "p95_ms": 1000 * percentile(latencies, 0.95),
-        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "p50_ms": 1000 * roundtrip.percentile(latencies, 0.5),
+        "p95_ms": 1000 * roundtrip.percentile(latencies, 0.95),
+        "p99_ms": 1000 * roundtrip.percentile(latencies, 0.99),
         "lost": sum(1 for events in finals.values() if not events),
         "duplicated": sum(1 for events in finals.values() if len({event_uuid for event_uuid, _, _ in events}) > 1),
         "redelivered": sum(len(events) - len({e for e, _, _ in events}) for events in finals.values()),
@@ -245,26 +239,6 @@ def burst(number: int, args: argparse.Namespace, environment: dict, observer: Ob
     return figures
 
 
-def start(command: list[str], environment: dict) -> subprocess.Popen:
-    """A subprocess in its own process group, once it prints its ready line."""
-    process = subprocess.Popen(
-        command, cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL, text=True, start_new_session=True,
-    )
-    ready = threading.Event()
-
-    def read() -> None:
-        for line in process.stdout:
-            if "is ready" in line:
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(180):
-        stop_process_group(process, 15, 15)
-        raise RuntimeError(f"{command} did not get ready in 180 s")
-    return process
-
-
 def raw_echo(questions: int, environment: dict) -> float:
     """Questions/s of a raw Beam echo pipeline on the same emulator, asked by one raw asker."""
     ensure_topic(PROJECT, "raw.questions")
@@ -273,7 +247,7 @@ def raw_echo(questions: int, environment: dict) -> float:
     ensure_subscription(PROJECT, "raw.answers.reader", "raw.answers")
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(roundtrip.RAW_PIPELINE)
-    pipeline = start(
+    pipeline = roundtrip.Pipeline(
         [sys.executable, script.name, f"projects/{PROJECT}/subscriptions/raw.questions.reader",
          f"projects/{PROJECT}/topics/raw.answers"],
         environment,
@@ -284,7 +258,7 @@ def raw_echo(questions: int, environment: dict) -> float:
         return asker.burst(questions)
     finally:
         asker.close()
-        stop_process_group(pipeline, 15, 15)
+        pipeline.stop()
         os.unlink(script.name)
 
 
@@ -311,12 +285,12 @@ def main() -> int:
     try:
         ensure_topic(PROJECT, TOPIC)
         observer = Observer()
-        service = start(
+        service = roundtrip.Pipeline(
             [sys.executable, "-m", "octue_beam", "--log-level", "WARNING", "run", str(SERVICE_DIR), "--runner",
              "DirectRunner", "--revision_tag", "bench", *args.service_args.split()],
             environment,
         )
-        sampler = Sampler(service.pid, emulator._process.pid)
+        sampler = Sampler(service.process.pid, emulator._process.pid)
         print(f"service and emulator ready; {args.bursts} bursts of {args.questions} questions from "
               f"{args.parents} parents, {args.in_flight} in flight each", flush=True)
         for number in range(1, args.bursts + 1):
@@ -330,7 +304,7 @@ def main() -> int:
         if observer is not None:
             observer.close()
         if service is not None:
-            stop_process_group(service, 20, 20)
+            service.stop()
         emulator.stop()
 
     rates = [entry["questions_per_s"] for entry in figures["bursts"]]
