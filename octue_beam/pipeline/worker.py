@@ -160,8 +160,10 @@ class FinishedQuestions:
         """The PendingAnswers (None for duplicates) of questions whose final event the sink has taken (or refused:
         `wait()` then sends the replacement), in the order they were added; the others stay."""
         with self._lock:
-            ready = [future for future in self._waiting if _sent(future)]
-            self._waiting = [future for future in self._waiting if not _sent(future)]
+            # One look at each future: one that finishes while these lists are built must land in exactly one.
+            sent = [(future, _sent(future)) for future in self._waiting]
+            ready = [future for future, done in sent if done]
+            self._waiting = [future for future, done in sent if not done]
         return [future.result() for future in ready]
 
     def __len__(self) -> int:
