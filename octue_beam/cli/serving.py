@@ -38,9 +38,16 @@ def _pipeline_options(args: argparse.Namespace, project: str | None) -> Pipeline
     return PipelineOptions(argv)
 
 
-def _ensure_resources(plan: ServicePlan) -> None:
+#: Ack deadline of a subscription the local runner creates. That runner acknowledges messages when it pulls them, so
+#: the deadline only matters for a message handed to a pull whose process then died (a crash, SIGKILL): the emulator
+#: gives it to the new process once the deadline passes, and Pub/Sub's usual 600 s would hide it that long.
+LOCAL_ACK_DEADLINE_SECONDS = 10
+
+
+def _ensure_resources(plan: ServicePlan, ack_deadline_seconds: int | None = None) -> None:
     """The services topic, this revision's subscription (filtered on its SRUID) and the dead-letter topic."""
-    ensure_service_resources(plan.topic_path, plan.subscription_path, plan.sruid, plan.dead_letter_topic)
+    options = {} if ack_deadline_seconds is None else {"ack_deadline_seconds": ack_deadline_seconds}
+    ensure_service_resources(plan.topic_path, plan.subscription_path, plan.sruid, plan.dead_letter_topic, **options)
 
 
 # --- on Dataflow ----------------------------------------------------------------------------------
@@ -78,7 +85,7 @@ def serve_pipeline(args: argparse.Namespace) -> NoReturn:
     with sigterm_as_keyboard_interrupt():
         try:
             pipeline, plan = build_service_pipeline(_pipeline_options(args, args.project))
-            _ensure_resources(plan)
+            _ensure_resources(plan, LOCAL_ACK_DEADLINE_SECONDS)
             result = pipeline.run()
             _report_ready(control, plan)
             code = _wait(result, plan)

@@ -246,10 +246,12 @@ def ensure_service_resources(
     dead_letter_topic: str | None = None,
     *,
     emulator_host: str | None = None,
+    ack_deadline_seconds: int = ACK_DEADLINE_SECONDS,
 ) -> None:
     """Create what a serving revision reads and writes, if missing: the services `topic`, this revision's
-    `subscription` on it (filtered on `sruid`, also when the subscription's project is not the topic's) and the
-    `dead_letter_topic`. Every argument is a full path (`projects/<p>/topics/<t>`, `projects/<p>/subscriptions/<s>`).
+    `subscription` on it (filtered on `sruid`, also when the subscription's project is not the topic's, with
+    `ack_deadline_seconds` when it is created) and the `dead_letter_topic`. Every argument is a full path
+    (`projects/<p>/topics/<t>`, `projects/<p>/subscriptions/<s>`).
     """
     if not topic.startswith("projects/") or not subscription.startswith("projects/"):
         raise ValueError(f"Full paths are needed, got topic {topic!r} and subscription {subscription!r}.")
@@ -263,6 +265,7 @@ def ensure_service_resources(
             subscription_name,
             topic_name=topic_name,
             filter=service_subscription_filter(sruid),
+            ack_deadline_seconds=ack_deadline_seconds,
             create_topic=False,
             emulator_host=host,
         )
@@ -274,7 +277,7 @@ def ensure_service_resources(
                     "name": subscription,
                     "topic": topic,
                     "filter": service_subscription_filter(sruid),
-                    "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
+                    "ack_deadline_seconds": ack_deadline_seconds,
                     "enable_message_ordering": True,
                 },
                 **_admin(),
