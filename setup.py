@@ -19,6 +19,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff==0.17.6", "hypothesis==6.170.15"],
+        # The Google client libraries of `octue-beam deploy` (docs/deployment.md).
+        "deploy": ["google-cloud-dataflow-client>=0.8", "google-cloud-run>=0.10", "google-cloud-build>=3.20"],
     },
     entry_points={
         "console_scripts": ["octue-beam = octue_beam.cli:main"],

@@ -61,13 +61,18 @@ UNITS: dict[str, str] = {
     "service": "service",
     "answering": "answering",
     "pipeline": "pipeline",
+    "push": "push",
+    "deployment": "deployment",
     "emulators": "emulators",
     "testing": "testing",
     "cli": "cli",
     "__main__": "cli",
 }
 
-_PRODUCT = {"base", "twine", "storage", "resources", "messaging", "asking", "service", "answering", "pipeline"}
+_PRODUCT = {
+    "base", "twine", "storage", "resources", "messaging", "asking", "service", "answering", "pipeline", "push",
+    "deployment",
+}
 
 # layer -> the layers its modules may import (besides their own)
 MAY_IMPORT: dict[str, set[str]] = {
@@ -80,8 +85,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     "service": {"base", "twine", "storage", "resources", "messaging", "asking"},
     "answering": {"base", "twine", "storage", "resources", "messaging", "asking", "service"},
     "pipeline": {"base", "twine", "storage", "resources", "messaging", "asking", "service", "answering"},
-    "emulators": _PRODUCT - {"pipeline"},
-    "testing": (_PRODUCT - {"pipeline"}) | {"emulators"},
+    # The Cloud Run transport: the answering core over HTTP, never Beam.
+    "push": {"base", "twine", "storage", "resources", "messaging", "asking", "service", "answering"},
+    # Dockerfiles, Flex Template specs, Cloud Run and Cloud Build: describes and deploys the two transports.
+    "deployment": {"base", "twine", "storage", "resources", "messaging", "asking", "service", "answering", "pipeline",
+                   "push"},
+    "emulators": _PRODUCT - {"pipeline", "push", "deployment"},
+    "testing": (_PRODUCT - {"pipeline", "push", "deployment"}) | {"emulators"},
     "cli": _PRODUCT | {"emulators", "testing"},
 }
 

@@ -9,6 +9,6 @@ when it runs.
 
 from types import ModuleType
 
-from octue_beam.cli import ask, ask_local, diagnostics, run
+from octue_beam.cli import ask, ask_local, deploy, diagnostics, run
 
-COMMANDS: tuple[ModuleType, ...] = (ask_local, run, ask, diagnostics)
+COMMANDS: tuple[ModuleType, ...] = (ask_local, run, ask, diagnostics, deploy)
