@@ -142,15 +142,19 @@ class Answerer:
         sruid: str | None = None,
         revision_tag: str | None = None,
         secrets_project: str | None = None,
+        service_name: str | None = None,
         **options: Any,
     ) -> "Answerer":
-        """Load the service in `service_dir` once (app, twine, configuration, credentials from `secrets_project`).
+        """Load the service in `service_dir` once (app, twine, configuration, credentials from `secrets_project`;
+        `service_name` chooses one when its octue.yaml lists several).
 
         A service that cannot be loaded, or is not the `sruid` expected, is kept as the error every question is
         answered with: the transport keeps serving and each parent learns why at once.
         """
         try:
-            service = load_service(service_dir, revision_tag=revision_tag, project=secrets_project)
+            service = load_service(
+                service_dir, revision_tag=revision_tag, project=secrets_project, service_name=service_name
+            )
             if sruid is not None and service.sruid != sruid:
                 raise ValueError(
                     f"The service in {service_dir!r} here is {service.sruid!r}, but questions are read for {sruid!r}: "

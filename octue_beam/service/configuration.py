@@ -67,9 +67,9 @@ class ServiceConfiguration:
 
     @classmethod
     def from_file(
-        cls, path: str | os.PathLike | None = None, *, revision_tag: str | None = None
+        cls, path: str | os.PathLike | None = None, *, revision_tag: str | None = None, service_name: str | None = None
     ) -> "ServiceConfiguration":
-        return load_service_configuration(path, revision_tag=revision_tag)
+        return load_service_configuration(path, revision_tag=revision_tag, service_name=service_name)
 
 
 _FIELDS = {field.name for field in dataclasses.fields(ServiceConfiguration)} - {"directory", "revision_tag", "source"}
@@ -115,13 +115,50 @@ def _read_app_configuration(path: Path, source: Path) -> dict:
 
 
 def load_service_configuration(
-    service_dir: str | os.PathLike | None = None, *, revision_tag: str | None = None
+    service_dir: str | os.PathLike | None = None,
+    *,
+    revision_tag: str | None = None,
+    service_name: str | None = None,
 ) -> ServiceConfiguration:
-    """Read and check the service configuration (the first entry of `services:` in octue.yaml).
+    """Read and check the configuration of one service of octue.yaml's `services:` (see `select_service`).
 
     Environment overrides: `OCTUE_SERVICE_NAMESPACE`, `OCTUE_SERVICE_NAME`, `OCTUE_SERVICE_REVISION_TAG`,
     `OCTUE_SERVICE_CONFIGURATION_PATH`. The revision tag is `revision_tag`, else the env var, else "local".
     """
+    source, services = _read_services(service_dir)
+    return _configuration_of(source, select_service(source, services, service_name), revision_tag)
+
+
+def service_names(service_dir: str | os.PathLike | None = None) -> list[str]:
+    """The names of the services octue.yaml lists, in its order (a repository may hold several)."""
+    _, services = _read_services(service_dir)
+    return [str(service.get("name")) for service in services]
+
+
+def select_service(source: Path, services: list[dict], service_name: str | None = None) -> dict:
+    """The entry of `services:` to use: the one named `service_name`; else the only one; else, when there are
+    several, the one named by `$OCTUE_SERVICE_NAME` (how a container built for one of them says which). Several and
+    none chosen is an error listing them (the CLI's `--service NAME`)."""
+    names = [service.get("name") for service in services]
+    if service_name is None and len(services) == 1:
+        return services[0]
+    chosen = service_name or (os.environ.get("OCTUE_SERVICE_NAME") if len(services) > 1 else None)
+    if chosen is None:
+        raise _fail(
+            source,
+            "services",
+            f"lists {len(services)} services ({', '.join(map(str, names))}): choose one with --service NAME "
+            "(service_name=... in Python, or $OCTUE_SERVICE_NAME)",
+        )
+    matches = [service for service in services if service.get("name") == chosen]
+    if not matches:
+        raise _fail(source, "services", f"has no service named {chosen!r} (it lists: {', '.join(map(str, names))})")
+    if len(matches) > 1:
+        raise _fail(source, "services", f"lists the name {chosen!r} more than once")
+    return matches[0]
+
+
+def _read_services(service_dir: str | os.PathLike | None) -> tuple[Path, list[dict]]:
     source = find_configuration_file(service_dir)
     try:
         with open(source, encoding="utf-8") as f:
@@ -135,15 +172,17 @@ def load_service_configuration(
         raise InvalidServiceConfiguration(f"{source}: not valid YAML: {error}") from None
 
     services = document.get("services") if isinstance(document, dict) else None
-    if not isinstance(services, list) or not services or not isinstance(services[0], dict):
+    if not isinstance(services, list) or not services or not all(isinstance(each, dict) for each in services):
         raise _fail(
             source,
             "services",
             "must be a non-empty list of service mappings ('services: [{namespace: ..., name: ...}]')",
         )
-    if len(services) > 1:
-        logger.warning("%s: only the first of the %d services is used.", source, len(services))
-    raw = dict(services[0])
+    return source, services
+
+
+def _configuration_of(source: Path, service: dict, revision_tag: str | None) -> ServiceConfiguration:
+    raw = dict(service)
 
     unknown = sorted(set(raw) - _FIELDS)
     if unknown:

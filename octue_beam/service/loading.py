@@ -46,14 +46,15 @@ def load_service(
     revision_tag: str | None = None,
     project: str | None = None,
     check_credentials: bool = True,
+    service_name: str | None = None,
 ) -> Service:
     """Load and check the service in `service_dir` (the folder of its octue.yaml).
 
     Configuration values, configuration manifest and children from octue.yaml (or the app configuration file)
     are validated against the twine once here; credentials are checked (after loading them from Google Secret
-    Manager when `project` is given).
+    Manager when `project` is given). `service_name` chooses one when octue.yaml lists several.
     """
-    configuration = load_service_configuration(service_dir, revision_tag=revision_tag)
+    configuration = load_service_configuration(service_dir, revision_tag=revision_tag, service_name=service_name)
     twine = Twine(source=configuration.twine_path)
     app = load_app(configuration.app_source_path)
 

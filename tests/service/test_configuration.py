@@ -179,3 +179,45 @@ def test_invalid_revision_tag(tmp_path):
     write_yaml(tmp_path, {"namespace": "my-org", "name": "my-service"})
     with pytest.raises(InvalidServiceConfiguration, match="revision tag"):
         load_service_configuration(tmp_path, revision_tag="bad tag!")
+
+
+def _two_services(tmp_path):
+    (tmp_path / "octue.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "services": [
+                    {"namespace": "my-org", "name": "first", "app_source_path": "first", "twine_path": "first/t.json"},
+                    {"namespace": "my-org", "name": "second", "app_source_path": "second", "question_timeout": 5},
+                ]
+            }
+        )
+    )
+    return tmp_path
+
+
+def test_several_services_are_chosen_by_name(tmp_path):
+    directory = _two_services(tmp_path)
+    second = load_service_configuration(directory, service_name="second")
+    assert second.sruid == "my-org/second:local"
+    assert second.app_source_path == directory.resolve() / "second"
+    assert second.question_timeout == 5.0
+    first = load_service_configuration(directory, service_name="first")
+    assert (first.name, first.twine_path) == ("first", directory.resolve() / "first" / "t.json")
+
+
+def test_several_services_without_a_choice_is_an_error_listing_them(tmp_path, monkeypatch):
+    monkeypatch.delenv("OCTUE_SERVICE_NAME", raising=False)
+    with pytest.raises(InvalidServiceConfiguration, match=r"lists 2 services \(first, second\).*--service NAME"):
+        load_service_configuration(_two_services(tmp_path))
+
+
+def test_an_unknown_service_name_is_an_error_naming_the_known_ones(tmp_path):
+    with pytest.raises(InvalidServiceConfiguration, match=r"no service named 'third' \(it lists: first, second\)"):
+        load_service_configuration(_two_services(tmp_path), service_name="third")
+
+
+def test_octue_service_name_chooses_among_several_services(tmp_path, monkeypatch):
+    """A container built for one service of a repository says which with $OCTUE_SERVICE_NAME (as Octue's images do);
+    with several services it chooses rather than renames."""
+    monkeypatch.setenv("OCTUE_SERVICE_NAME", "second")
+    assert load_service_configuration(_two_services(tmp_path)).sruid == "my-org/second:local"
