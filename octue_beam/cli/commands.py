@@ -9,6 +9,6 @@ when it runs.
 
 from types import ModuleType
 
-from octue_beam.cli import ask, ask_local, deploy, diagnostics, run
+from octue_beam.cli import ask, ask_local, deploy, diagnostics, dockerfile, run
 
-COMMANDS: tuple[ModuleType, ...] = (ask_local, run, ask, diagnostics, deploy)
+COMMANDS: tuple[ModuleType, ...] = (ask_local, run, ask, diagnostics, dockerfile, deploy)
