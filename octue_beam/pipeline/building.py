@@ -75,7 +75,9 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
     service_dir = os.path.abspath(service_options.service_dir or ".")
     revision_tag = revision_tag_from(options)
     if service is None:
-        service = load_service(service_dir, revision_tag=revision_tag, check_credentials=False)
+        service = load_service(
+            service_dir, revision_tag=revision_tag, check_credentials=False, service_name=service_options.service_name
+        )
     project = _project(options)
     options.view_as(GoogleCloudOptions).project = project
     topic_project, topic_name = parse_topic(service_options.services_topic, project)
@@ -110,6 +112,7 @@ def plan_service(options: PipelineOptions, service: Any = None) -> ServicePlan:
         secrets_project=project if dataflow else None,
         question_timeout=service_options.question_timeout,
         max_queued_questions=int(service_options.max_queued_questions),
+        service_name=service_options.service_name,
     )
     return ServicePlan(
         sruid=service.sruid,

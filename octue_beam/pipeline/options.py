@@ -35,6 +35,14 @@ class ServiceOptions(PipelineOptions):
             help="Folder of the service's octue.yaml, twine.json and app (default: the current directory).",
         )
         parser.add_argument(
+            "--service_name",
+            default=None,
+            help=(
+                "Which service of octue.yaml to serve when it lists several "
+                "(default: the only one, else $OCTUE_SERVICE_NAME)."
+            ),
+        )
+        parser.add_argument(
             "--revision_tag",
             default=None,
             help=(

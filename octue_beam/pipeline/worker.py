@@ -70,6 +70,7 @@ class WorkerConfig:
     secrets_project: str | None = None  # load credentials from Secret Manager of this project (Dataflow only)
     question_timeout: float | None = None  # seconds per question; None: octue.yaml's `question_timeout`, else 3600
     max_queued_questions: int = DEFAULT_MAX_QUEUED_QUESTIONS
+    service_name: str | None = None  # which service of octue.yaml when it lists several
 
 
 PublisherFactory = Callable[[str], Publisher]
@@ -97,6 +98,7 @@ class ServiceWorker:
             sruid=config.sruid,
             revision_tag=config.revision_tag,
             secrets_project=config.secrets_project,
+            service_name=config.service_name,
             heartbeat_interval=config.heartbeat_interval,
             seen=SeenSet(config.seen_capacity, config.seen_ttl),
         )
