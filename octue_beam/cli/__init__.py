@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="octue-beam",
         description="Data services that answer questions, run as Apache Beam streaming pipelines.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"octue_beam {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")

@@ -1,15 +1,15 @@
 """`octue-beam ask SERVICE_ID --input-values JSON_OR_FILE ...`: ask a running service a question over Pub/Sub.
 
-Prints the answer as JSON on stdout (logs, including the child's forwarded logs, go to stderr). Exit code 1 with
-a one-paragraph error when the child raised, nothing answered in time, or the arguments are wrong.
+Prints the answer as JSON on stdout (logs, including the child's forwarded logs, and its monitor messages go to
+stderr). Exit code 1 with a one-line error when the child raised, nothing answered in time, or the arguments are
+wrong. On the storage emulator, the local datasets of `--input-manifest` are uploaded to it first (`cli.manifests`).
 """
 
 import argparse
 import os
-import sys
 from typing import Any
 
-from octue_beam import serialisation
+from octue_beam.cli.answers import answer_json, failure_message, log_monitor_message, print_answer
 from octue_beam.cli.arguments import CommandError, load_json_argument
 from octue_beam.cli.signals import sigterm_as_keyboard_interrupt
 from octue_beam.exceptions import QuestionTimeout
@@ -25,9 +25,12 @@ def add_parser(subparsers: Any) -> None:
             "Send a question to the service SERVICE_ID (an SRUID 'namespace/name:revision_tag', or 'namespace/name' "
             "resolved through --service-registry) on the services "
             "topic and wait for its answer, which is printed on stdout as JSON "
-            '{"question_uuid", "output_values", "output_manifest"}. The child\'s logs are shown on stderr. Uses '
-            "the Pub/Sub emulator at $PUBSUB_EMULATOR_HOST when set, else the project given by --project or "
-            "$GOOGLE_CLOUD_PROJECT. Exit code 1 if the service raised an error or did not answer in time."
+            '{"question_uuid", "output_values", "output_manifest"} (as `ask-local` and `run --ask` do). The child\'s '
+            "logs and monitor messages are shown on stderr. Uses the Pub/Sub emulator at $PUBSUB_EMULATOR_HOST when "
+            "set, else the project given by --project or $GOOGLE_CLOUD_PROJECT. With the storage emulator "
+            "($STORAGE_EMULATOR_HOST), local datasets named by --input-manifest are uploaded to it first (and the "
+            "question names their gs:// paths), unless --allow-local-files. Exit code 1 if the service raised an "
+            "error or did not answer in time."
         ),
     )
     parser.add_argument("service_id", metavar="SERVICE_ID", help="SRUID of the service to ask")
@@ -76,9 +79,12 @@ def handle(args: argparse.Namespace) -> int:
     # and the other commands do not need.
     from octue_beam.asking import ask
     from octue_beam.asking.session import close_listeners
+    from octue_beam.cli.manifests import upload_local_datasets
 
     input_values = load_json_argument(args.input_values, "--input-values")
     input_manifest = load_json_argument(args.input_manifest, "--input-manifest")
+    if input_manifest is not None and not args.allow_local_files and os.environ.get("STORAGE_EMULATOR_HOST"):
+        input_manifest = upload_local_datasets(input_manifest, "--input-manifest")
     registries = [{"name": url, "endpoint": url} for url in args.service_registry] if args.service_registry else None
     try:
         with sigterm_as_keyboard_interrupt():
@@ -97,32 +103,22 @@ def handle(args: argparse.Namespace) -> int:
                 save_diagnostics=args.save_diagnostics,
                 project=args.project,
                 allow_local_files=args.allow_local_files,
+                handle_monitor_message=log_monitor_message,
             )
     except QuestionTimeout as error:
         if args.debug:
             raise
         raise CommandError(str(error)) from None
-    except Exception as error:  # a child's error becomes one paragraph; anything else propagates
-        if args.debug or not hasattr(error, "remote_message"):
+    except Exception as error:  # a child's error becomes one line; anything else propagates
+        message = failure_message(args.service_id, error)
+        if args.debug or message is None:
             raise
-        raise CommandError(
-            f"{args.service_id} failed to answer question {error.question_uuid} with {error.remote_type}: "
-            f"{error.remote_message}"
-        ) from None
+        raise CommandError(message) from None
     finally:
         close_listeners()
 
-    output: dict[str, Any] = {"question_uuid": question_uuid}
-    if answer is not None:
-        output.update(answer)
-    _print_json(output)
+    if answer is None:  # --asynchronous
+        print_answer({"question_uuid": question_uuid})
+    else:
+        print_answer(answer_json(question_uuid, answer.get("output_values"), answer.get("output_manifest")))
     return 0
-
-
-def _print_json(output: dict[str, Any]) -> None:
-    """Print `output` as JSON on stdout; a reader that went away (e.g. `| head`) is not an error."""
-    try:
-        print(serialisation.dumps(output, indent=2))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

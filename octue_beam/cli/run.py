@@ -2,7 +2,9 @@
 `cli.supervising`, which runs the pipeline in a child process with `cli.serving`; on Dataflow in `cli.serving`).
 
 Options this command does not know are Beam pipeline options (and ServiceOptions, e.g. `--heartbeat_interval 5`):
-its parser keeps them in `args.pipeline_args`.
+its parser keeps them in `args.pipeline_args`, except a typo of one of its own options (`--askk`), refused at once.
+The pipeline process (or the Dataflow submission) checks the others against Beam's parsers before it builds
+anything (`cli.serving.check_pipeline_arguments`), so `--heartbeat_intervall` is an error too, not a warning.
 """
 
 import argparse
@@ -21,10 +23,15 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Load the service in SERVICE_DIR and run it as a streaming pipeline reading questions for its SRUID from "
             "Pub/Sub and answering them. Locally (DirectRunner), the Pub/Sub and Cloud Storage emulators are started "
-            "when PUBSUB_EMULATOR_HOST is unset and no project is configured. Any other option is passed to Beam as a "
-            "pipeline option, e.g. --heartbeat_interval 5, --max_concurrent_questions 20, --dead_letter_topic NAME, "
-            "--subscription NAME, --services_topic NAME, --max_message_bytes N, or Dataflow's --region, "
-            "--temp_location, --dry_run True."
+            "when PUBSUB_EMULATOR_HOST is unset and no project is configured. The service folder is checked before "
+            "anything starts. Any other option is passed to Beam as a pipeline option, e.g. --heartbeat_interval 5, "
+            "--max_concurrent_questions 20, --dead_letter_topic NAME, --subscription NAME, --services_topic NAME, "
+            "--max_message_bytes N, or Dataflow's --region, --temp_location, --dry_run True; an option that is "
+            "neither this command's nor Beam's is an error. Locally it serves until stopped with Ctrl-C, or "
+            "`kill -INT PID` or `kill -TERM PID` (also when a script started it in the background), and then stops "
+            "everything it started. The ready message shows an `ask` command for another shell, with the example "
+            "input of the service's folder (data/input/values.json, data/input/manifest.json, ...) or placeholder "
+            "values made from its twine."
         ),
         unknown_options_dest="pipeline_args",
     )
@@ -50,15 +57,21 @@ def add_parser(subparsers: Any) -> None:
         "--ask",
         metavar="INPUT_VALUES",
         help="once the service is ready, ask it one question with these input values (JSON or the path of a JSON "
-        "file), print the answer as JSON, stop everything and exit (local runs only)",
+        'file), print the answer as JSON {"question_uuid", "output_values", "output_manifest"} (as `ask` does), '
+        "stop everything and exit (local runs only)",
     )
-    parser.add_argument("--ask-manifest", metavar="FILE", help="input manifest (JSON or a JSON file) for --ask")
+    parser.add_argument(
+        "--ask-manifest",
+        metavar="FILE",
+        help="input manifest (JSON or a JSON file) of the question to ask (with --ask, or alone); its local datasets "
+        "are uploaded to the local storage emulator first (paths relative to the current folder)",
+    )
     parser.add_argument(
         "--ask-timeout", type=float, default=300, help="seconds to wait for the --ask answer (default: 300)"
     )
     # Internal: the pipeline process of a local run, started by the `run` that supervises it (cli.supervising).
     parser.add_argument("--control-fd", dest="control_fd", type=int, help=argparse.SUPPRESS)
-    parser.set_defaults(handler=handle, pipeline_args=[])
+    parser.set_defaults(handler=handle, pipeline_args=[], run_options=parser.own_options)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -7,6 +7,10 @@ on the local runner, reports on the control pipe (file descriptor N) that it is 
 answers questions until the supervisor stops it (SIGTERM) or the pipeline fails. With `--runner DataflowRunner`,
 `submit` builds the same graph, submits it (or only builds it, with `--dry_run True`) and returns.
 
+Both first check the options `run` passed through as pipeline options against Beam's own parsers (every
+`PipelineOptions` subclass, `ServiceOptions` included: what Beam itself would parse): an option none of them knows
+is an error naming it and the closest known option, where Beam would only log "Unparseable argument" and discard it.
+
 This module imports Beam: `cli.run` imports it only when a pipeline is built in this process.
 """
 
@@ -16,15 +20,46 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, NoReturn, TextIO
+from collections.abc import Iterable
+from typing import NoReturn, TextIO
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 from apache_beam.runners.runner import PipelineResult
 
+from octue_beam.cli.arguments import CommandError, option_name, unknown_option_message
 from octue_beam.cli.signals import sigterm_as_keyboard_interrupt
 from octue_beam.messaging.pubsub import ensure_service_resources
 from octue_beam.pipeline.building import ServicePlan, build_service_pipeline
+from octue_beam.pipeline.options import ServiceOptions
 from octue_beam.resources import cache
+
+
+def beam_option_parser() -> _BeamArgumentParser:
+    """A parser of every pipeline option Beam knows in this process, built as `PipelineOptions.get_all_options`
+    builds it (one `_add_argparse_args` per `PipelineOptions` subclass; `ServiceOptions` is one of them)."""
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    classes = {str(cls): cls for cls in (*PipelineOptions.__subclasses__(), ServiceOptions)}
+    for cls in classes.values():
+        cls._add_argparse_args(parser)
+    return parser
+
+
+def check_pipeline_arguments(arguments: list[str], run_options: Iterable[str] = ()) -> None:
+    """CommandError naming the first argument that is neither a Beam pipeline option nor its value (and the
+    closest option of `run` or Beam), e.g. `unknown option --heartbeat_intervall; did you mean
+    --heartbeat_interval?`."""
+    parser = beam_option_parser()
+    _, unknown = parser.parse_known_args(arguments)
+    if not unknown:
+        return
+    known = [*run_options, *(option for action in parser._actions for option in action.option_strings)]
+    options = [name for name in map(option_name, unknown) if name is not None]
+    if options:
+        raise CommandError(
+            f"{unknown_option_message(options[0], known)} (neither an option of `run` nor a Beam pipeline option; "
+            "see `python -m octue_beam run --help`)"
+        )
+    raise CommandError(f"unexpected argument {unknown[0]!r} (`run` takes one SERVICE_DIR)")
 
 
 def _pipeline_options(args: argparse.Namespace, project: str | None) -> PipelineOptions:
@@ -55,6 +90,7 @@ def _ensure_resources(plan: ServicePlan, ack_deadline_seconds: int | None = None
 
 def submit(args: argparse.Namespace) -> int:
     """Build the graph and submit it (Dataflow); exit after `run()` as a Flex Template launcher must."""
+    check_pipeline_arguments(args.pipeline_args, getattr(args, "run_options", ()))
     options = _pipeline_options(args, args.project)
     pipeline, plan = build_service_pipeline(options)
     dry_run = str(options.get_all_options().get("dry_run", "")).lower() in ("true", "1")
@@ -80,6 +116,7 @@ def serve_pipeline(args: argparse.Namespace) -> NoReturn:
     `args.control_fd` when it is ready. Errors before the pipeline runs propagate (the command's one-paragraph
     error, exit code 1); once it runs, the process leaves with `os._exit` (see `_exit`)."""
     control = os.fdopen(args.control_fd, "w", buffering=1)
+    check_pipeline_arguments(args.pipeline_args, getattr(args, "run_options", ()))
     result = None
     code = 0
     with sigterm_as_keyboard_interrupt():
@@ -107,7 +144,6 @@ def _report_ready(control: TextIO, plan: ServicePlan) -> None:
             "topic_path": plan.topic_path,
             "topic_name": plan.topic_name,
             "subscription_path": plan.subscription_path,
-            "example_input_values": example_input_values(plan.service),
             "pid": os.getpid(),
         }
     }
@@ -142,20 +178,3 @@ def _exit(code: int) -> NoReturn:
     cache.clear()
     logging.shutdown()
     os._exit(code)
-
-
-def example_input_values(service: Any) -> Any:
-    """Input values to show in the printed `ask` command: schema defaults/examples where given, else {}."""
-    schema = (service.twine.to_primitive() or {}).get("input_values_schema") or {}
-    if schema.get("examples"):
-        return schema["examples"][0]
-    example = {}
-    for name, prop in (schema.get("properties") or {}).items():
-        if isinstance(prop, dict):
-            if "default" in prop:
-                example[name] = prop["default"]
-            elif prop.get("examples"):
-                example[name] = prop["examples"][0]
-            elif prop.get("enum") and name in (schema.get("required") or []):
-                example[name] = prop["enum"][0]
-    return example

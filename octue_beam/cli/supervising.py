@@ -1,10 +1,14 @@
 """What `octue-beam run` does locally: start the emulators, run the service's pipeline in a child process and keep
 it running.
 
-`run` itself stays small (it never imports Beam): it starts the emulators that are needed, then the pipeline
-process (`python -m octue_beam run ... --control-fd N`, `cli.serving.serve_pipeline`), which builds and runs the
-pipeline and reports on the control pipe when it is ready and what it serves. `run` prints the ready message from
-that report, serves `--with` companions, asks the `--ask` question, and watches the pipeline process:
+`run` itself stays small (it never imports Beam). It loads the service (and its `--with` companions) to check
+them, so that a broken octue.yaml, twine or app is reported before anything starts; it starts the emulators that
+are needed and uploads the local datasets of an `--ask-manifest` to the storage emulator (`cli.manifests`); then
+it starts the pipeline process (`python -m octue_beam run ... --control-fd N`, `cli.serving.serve_pipeline`),
+which builds and runs the pipeline and reports on the control pipe when it is ready and what it serves. `run`
+prints the ready message from that report with the example question of `cli.examples`, serves `--with`
+companions, asks the `--ask` question (printing what `ask` prints, `cli.answers`), and watches the pipeline
+process, whose stdout is this process's stderr (stdout holds the `--ask` answer only):
 
 - When it dies (an app's `os._exit`, a segfault, the OOM killer, SIGKILL, or the pipeline failing because Pub/Sub
   went away), every question it had told its parent it was answering gets an `exception` (`ServiceStopped`) at
@@ -35,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -44,12 +49,15 @@ from typing import NoReturn, TextIO
 from octue_beam.answering.journal import JOURNAL_VARIABLE, answer_in_flight, claim_abandoned, remove_folder, run_folder
 from octue_beam.asking import ask
 from octue_beam.asking.session import close_listeners
+from octue_beam.cli.answers import answer_json, failure_message, log_monitor_message, print_answer
 from octue_beam.cli.arguments import load_json_argument
+from octue_beam.cli.examples import ExampleQuestion, example_question
+from octue_beam.cli.manifests import upload_local_datasets
 from octue_beam.cli.signals import stop_signals_as_keyboard_interrupt
 from octue_beam.emulators.local import LocalEmulators, local_emulators
 from octue_beam.emulators.services import READY, LocalService
 from octue_beam.environment import pubsub_emulator_host
-from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError, ServiceStopped
+from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError, QuestionTimeout, ServiceStopped
 from octue_beam.processes import (
     die_with_parent,
     process_identity,
@@ -58,6 +66,7 @@ from octue_beam.processes import (
     stop_process_group,
 )
 from octue_beam.resources import cache
+from octue_beam.service.loading import Service, load_service
 
 logger = logging.getLogger(__name__)
 
@@ -82,22 +91,27 @@ class StartFailed(Exception):
 def supervise(args: argparse.Namespace) -> NoReturn:
     """Serve locally until interrupted (or until the `--ask` question is answered), then stop everything and exit."""
     question = _question_to_ask(args)
+    service = check_services(args)
+    example = example_question(service.directory, service.twine.to_primitive())
     remove_leftover_temporary_folders()
     code = 0
     with stop_signals_as_keyboard_interrupt():
         try:
             with local_emulators(args.project) as local:
+                if question is not None:
+                    question["input_manifest"] = upload_local_datasets(question["input_manifest"], "--ask-manifest")
                 supervisor = Supervisor(args, local)
                 try:
                     report = supervisor.start()
                     companions = _start_companions(args.companions, report)
                     try:
-                        _print_ready(report, local, stream=sys.stderr if question is not None else sys.stdout)
+                        stream = sys.stderr if question is not None else sys.stdout
+                        _print_ready(report, local, example, stream=stream)
                         supervisor.answer_abandoned_in_background()
                         if question is None:
                             code = supervisor.watch()
                         else:
-                            code = _ask_while_watching(supervisor, report, question, args.ask_timeout)
+                            code = _ask_while_watching(supervisor, report, question, args)
                     finally:
                         _stop_companions(companions)
                 finally:
@@ -108,6 +122,15 @@ def supervise(args: argparse.Namespace) -> NoReturn:
         except StartFailed as failed:
             code = failed.code or 1
     _exit(code)
+
+
+def check_services(args: argparse.Namespace) -> Service:
+    """Load the service and each `--with` companion once, before anything starts, so that a broken octue.yaml,
+    twine.json or app is reported at once (credentials are the pipeline process's business); return the service."""
+    service = load_service(args.service_dir, revision_tag=args.revision_tag, check_credentials=False)
+    for companion in args.companions:
+        load_service(companion, check_credentials=False)
+    return service
 
 
 class PipelineProcess:
@@ -122,6 +145,7 @@ class PipelineProcess:
                 env=environment,
                 pass_fds=(write_fd,),
                 stdin=subprocess.DEVNULL,
+                stdout=_stderr_fd(),  # an app's prints never reach stdout, which holds the `--ask` answer only
                 start_new_session=True,  # Ctrl-C reaches `run`, which stops this process in order
                 preexec_fn=die_with_parent(),
             )
@@ -396,11 +420,18 @@ def _pipeline_command(args: argparse.Namespace, project: str | None) -> list[str
     return command + list(args.pipeline_args)
 
 
+def _stderr_fd() -> int | None:
+    """The file descriptor of stderr (None, inherit stdout, if stderr has none)."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def _question_to_ask(args: argparse.Namespace) -> dict | None:
-    """The `--ask` question's inputs, read before anything starts so that bad JSON fails fast."""
-    if args.ask is None:
-        if args.ask_manifest:
-            raise ValueError("--ask-manifest needs --ask (the input values of the question).")
+    """The `--ask` question's inputs (`--ask-manifest` alone asks with no input values), read before anything
+    starts so that bad JSON fails fast."""
+    if args.ask is None and args.ask_manifest is None:
         return None
     return {
         "input_values": load_json_argument(args.ask, "--ask"),
@@ -438,12 +469,15 @@ def _stop_companions(companions: list[LocalService]) -> None:
         list(pool.map(lambda companion: companion.stop(), companions))
 
 
-def _ask_while_watching(supervisor: Supervisor, report: dict, question: dict, timeout: float) -> int:
+def _ask_while_watching(supervisor: Supervisor, report: dict, question: dict, args: argparse.Namespace) -> int:
     """Ask the `--ask` question in a thread while the pipeline process is watched (if it dies, the question gets
     its `exception` at once); the question's exit code, or 1 if the service could not be kept running."""
     outcome: dict[str, int] = {}
+    debug = bool(getattr(args, "debug", False))
     asking = threading.Thread(
-        target=lambda: outcome.setdefault("code", _ask_once(report, question, timeout)), name="ask", daemon=True
+        target=lambda: outcome.setdefault("code", _ask_once(report, question, args.ask_timeout, debug)),
+        name="ask",
+        daemon=True,
     )
     asking.start()
     if supervisor.watch(until=lambda: not asking.is_alive()):
@@ -451,32 +485,40 @@ def _ask_while_watching(supervisor: Supervisor, report: dict, question: dict, ti
     return outcome.get("code", 1)
 
 
-def _ask_once(report: dict, question: dict, timeout: float) -> int:
-    """Ask the service one question and print the answer (or the error) as JSON; 0 on a result, 1 otherwise."""
-    print(f"Asking {report['sruid']}: {json.dumps(question['input_values'])}", file=sys.stderr, flush=True)
+def _ask_once(report: dict, question: dict, timeout: float, debug: bool = False) -> int:
+    """Ask the service one question and print the answer as JSON (or the error in one line, as `ask` does, with
+    the traceback when `debug`); 0 on a result, 1 otherwise."""
+    sruid = report["sruid"]
+    asked = f"input values {json.dumps(question['input_values'])}"
+    manifest = question["input_manifest"]
+    if isinstance(manifest, dict):
+        asked += f" and an input manifest of the datasets {sorted(manifest.get('datasets') or {})}"
+    print(f"Asking {sruid} with {asked}.", file=sys.stderr, flush=True)
     try:
         answer, question_uuid = ask(
-            report["sruid"],
+            sruid,
             question["input_values"],
             question["input_manifest"],
             timeout=timeout,
             project=report["project"],
             topic_name=report["topic_name"],
-            allow_local_files=True,
-            subscribe_to_logs=False,
+            subscribe_to_logs=False,  # its logs are on this terminal already: the pipeline process's stderr
+            handle_monitor_message=log_monitor_message,
         )
-    except Exception as error:  # noqa: BLE001 - reported as the command's one-paragraph error
-        print(f"octue-beam run: the question failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+    except Exception as error:  # noqa: BLE001 - reported as the command's one-line error
+        if isinstance(error, QuestionTimeout):
+            message = str(error)
+        else:
+            message = failure_message(sruid, error) or f"{type(error).__name__}: {error}"
+        if debug:
+            traceback.print_exc()
+        print(f"octue-beam run: {message}", file=sys.stderr, flush=True)
+        if not debug:
+            print("(run with --debug for the full traceback)", file=sys.stderr, flush=True)
         return 1
     finally:
         close_listeners()  # delete the answer subscription before the emulators stop (exit skips atexit)
-    manifest = answer.get("output_manifest")
-    output = {
-        "question_uuid": question_uuid,
-        "output_values": answer.get("output_values"),
-        "output_manifest": manifest.to_primitive() if hasattr(manifest, "to_primitive") else manifest,
-    }
-    print(json.dumps(output, indent=2), flush=True)
+    print_answer(answer_json(question_uuid, answer.get("output_values"), answer.get("output_manifest")))
     return 0
 
 
@@ -490,7 +532,7 @@ def _exit(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _print_ready(report: dict, local: LocalEmulators, stream: TextIO | None = None) -> None:
+def _print_ready(report: dict, local: LocalEmulators, example: ExampleQuestion, stream: TextIO | None = None) -> None:
     """Say what runs where and how to ask it (on stderr when stdout is for an `--ask` answer); the last line says
     `is ready`, which `LocalService` waits for."""
     stream = stream or sys.stdout
@@ -503,7 +545,6 @@ def _print_ready(report: dict, local: LocalEmulators, stream: TextIO | None = No
     if os.environ.get("TWINED_SERVICES_TOPIC_NAME"):
         environment["TWINED_SERVICES_TOPIC_NAME"] = os.environ["TWINED_SERVICES_TOPIC_NAME"]
     prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in environment.items())
-    values = json.dumps(report.get("example_input_values", {}))
     started = ", ".join(local.started) or "nothing (using what is configured)"
     sruid = report["sruid"]
     print(
@@ -512,9 +553,18 @@ def _print_ready(report: dict, local: LocalEmulators, stream: TextIO | None = No
     print(f"  SRUID: {sruid}", file=stream)
     print(f"  emulators started here: {started}", file=stream)
     print(f"  pipeline process: {report.get('pid')} (restarted if it dies)", file=stream)
-    print("  Ask it from another shell:", file=stream)
-    print(f"    {prefix} python -m octue_beam ask {sruid} --input-values {shlex.quote(values)}", file=stream)
-    print(f"Service {sruid} {READY} (stop it with Ctrl-C).", flush=True, file=stream)
+    print(f"  Ask it from another shell ({example.source}):", file=stream)
+    ask_command = f"{prefix} python -m octue_beam ask {sruid} {example.command_line}".rstrip()
+    if example.folder:
+        ask_command = f"cd {shlex.quote(example.folder)} && {ask_command}"
+    print(f"    {ask_command}", file=stream)
+    print(
+        f"Service {sruid} {READY} (stop it with Ctrl-C, or kill -INT {os.getpid()} or kill -TERM {os.getpid()}).",
+        flush=True,
+        file=stream,
+    )
 
 
-__all__ = ["MAX_QUICK_FAILURES", "RESTARTED", "PipelineProcess", "StartFailed", "Supervisor", "supervise"]
+__all__ = [
+    "MAX_QUICK_FAILURES", "RESTARTED", "PipelineProcess", "StartFailed", "Supervisor", "check_services", "supervise"
+]

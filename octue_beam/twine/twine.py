@@ -99,7 +99,10 @@ class Twine:
         except FileNotFoundError as error:
             raise exceptions.InvalidTwineJson(f"The twine file {error.filename!r} does not exist.") from None
         except ValueError as error:
-            raise exceptions.InvalidTwineJson(f"The twine is not valid JSON: {error}.") from None
+            path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else ""
+            named = isinstance(source, os.PathLike) or path.endswith(".json") or os.path.isfile(path)
+            where = f" in file {path!r}" if named else ""
+            raise exceptions.InvalidTwineJson(f"The twine{where} is not valid JSON: {error}.") from None
         if hasattr(raw, "items") and not isinstance(raw, dict):
             raw = dict(raw)
         check(_vendored_validator("twine"), raw, f"The twine (from {where})", exceptions.InvalidTwineContents)
