@@ -16,13 +16,26 @@ from octue_beam.cli.arguments import CommandError
 from octue_beam.environment import LOCAL_BUCKET
 from octue_beam.resources import Manifest
 from octue_beam.storage import client
+from octue_beam.storage.path import is_cloud_path
 
 
 def local_dataset_keys(manifest: Any) -> list[str]:
-    """The keys of the datasets of a manifest (JSON form) that are local folders or files (none for None)."""
-    if manifest is None:
+    """The keys of the datasets of a manifest (JSON form) that name local folders or files, read from the JSON
+    alone (nothing is fetched)."""
+    datasets = manifest.get("datasets") if isinstance(manifest, dict) else None
+    if not isinstance(datasets, dict):
         return []
-    return [key for key, dataset in Manifest.from_primitive(manifest).datasets.items() if dataset.exists_locally]
+    return [key for key, dataset in datasets.items() if any(not is_cloud_path(path) for path in _paths(dataset))]
+
+
+def _paths(dataset: Any) -> list[Any]:
+    """The paths a dataset's JSON form names: its own path, else those of its files."""
+    if isinstance(dataset, dict):
+        if dataset.get("path") is not None:
+            return [dataset["path"]]
+        files = dataset.get("files") or []
+        return [file.get("path") if isinstance(file, dict) else file for file in files]
+    return [dataset]
 
 
 def upload_local_datasets(manifest: Any, option: str, bucket: str = LOCAL_BUCKET) -> Any:
@@ -30,18 +43,18 @@ def upload_local_datasets(manifest: Any, option: str, bucket: str = LOCAL_BUCKET
     `$STORAGE_EMULATOR_HOST` (in `bucket`, created if missing) and named by their `gs://` paths; unchanged when it
     names none. CommandError when it names local datasets and no storage emulator is in use: `option` names the
     command-line option the manifest came from."""
-    if not local_dataset_keys(manifest):
+    keys = local_dataset_keys(manifest)
+    if not keys:
         return manifest
-    loaded = Manifest.from_primitive(manifest)
     emulator = os.environ.get("STORAGE_EMULATOR_HOST")
     if not emulator:
-        local = ", ".join(f"{key!r} ({dataset.path})" for key, dataset in loaded.datasets.items()
-                          if dataset.exists_locally)
+        local = ", ".join(f"{key!r} ({_paths(manifest['datasets'][key])[0]})" for key in keys)
         raise CommandError(
             f"{option} names local datasets ({local}), which a service refuses in a question: upload them to Cloud "
             "Storage (octue_beam.Dataset(path).upload('gs://...')) and name their gs:// paths, or use the local "
             "storage emulator (STORAGE_EMULATOR_HOST; `run` starts one when no project is configured)."
         )
+    loaded = Manifest.from_primitive(manifest)
     client.create_bucket(bucket)
     folder = f"gs://{bucket}/inputs/{uuid.uuid4()}"
     for key, dataset in loaded.datasets.items():
