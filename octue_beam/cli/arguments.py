@@ -16,7 +16,7 @@ class CommandError(Exception):
 
 #: How close (difflib's ratio) an unknown option of `run` must be to one of `run`'s own options to be refused as a
 #: typo of it at once, before Beam is imported. No Beam pipeline option is this close to one of `run`'s options
-#: (tests/cli/test_unknown_options.py checks that against Beam's parsers), so no real Beam option is ever refused.
+#: (tests/cli/test_arguments.py checks that against Beam's parsers), so no real Beam option is ever refused.
 TYPO_CUTOFF = 0.75
 
 _NUMBER = re.compile(r"^-\d+(\.\d*)?([eE][-+]?\d+)?$|^-\.\d+")
@@ -44,14 +44,18 @@ class CommandParser(argparse.ArgumentParser):
 
     An unknown option is an error naming it and the closest known option. With `unknown_options_dest`, unknown
     options are collected in that attribute of the namespace instead (the `run` command passes them to Beam as
-    pipeline options, where Beam's own parsers check them), except those so close to one of this command's own
-    options (`TYPO_CUTOFF`) that they can only be typos of it: those are refused at once.
+    pipeline options, where Beam's own parsers check them), except, with `typo_cutoff` (`run` gives
+    `TYPO_CUTOFF`), those so close to one of this command's own options that they can only be typos of it: those
+    are refused at once.
     """
 
-    def __init__(self, *args: Any, unknown_options_dest: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, unknown_options_dest: str | None = None, typo_cutoff: float | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.unknown_options_dest = unknown_options_dest
+        self.typo_cutoff = typo_cutoff
 
     @property
     def own_options(self) -> list[str]:
@@ -69,9 +73,9 @@ class CommandParser(argparse.ArgumentParser):
             if options:
                 self.error(unknown_option_message(options[0], self.own_options))
             return namespace, extras
-        for option in options:
-            if difflib.get_close_matches(option, self.own_options, n=1, cutoff=TYPO_CUTOFF):
-                self.error(unknown_option_message(option, self.own_options, cutoff=TYPO_CUTOFF))
+        for option in options if self.typo_cutoff is not None else ():
+            if difflib.get_close_matches(option, self.own_options, n=1, cutoff=self.typo_cutoff):
+                self.error(unknown_option_message(option, self.own_options, cutoff=self.typo_cutoff))
         kept = list(getattr(namespace, self.unknown_options_dest, None) or [])
         setattr(namespace, self.unknown_options_dest, kept + list(extras))
         return namespace, []

@@ -10,6 +10,8 @@ anything (`cli.serving.check_pipeline_arguments`), so `--heartbeat_intervall` is
 import argparse
 from typing import Any
 
+from octue_beam.cli.arguments import TYPO_CUTOFF
+
 #: `--runner` values that submit to Dataflow (as `octue_beam.pipeline.runners` reads them; that module imports Beam).
 #: Any other value is served locally, and the pipeline process refuses the names no local runner answers to.
 DATAFLOW_NAMES = ("dataflow", "dataflowrunner")
@@ -34,6 +36,7 @@ def add_parser(subparsers: Any) -> None:
             "values made from its twine."
         ),
         unknown_options_dest="pipeline_args",
+        typo_cutoff=TYPO_CUTOFF,
     )
     parser.add_argument("service_dir", nargs="?", default=".", help="folder of the service's octue.yaml (default: .)")
     parser.add_argument("--runner", default="DirectRunner", help="DirectRunner (local, default) or DataflowRunner")
