@@ -7,10 +7,10 @@ each layer, the layers its modules may import (besides their own). Bottom to top
 
     layer       units                                                     may import
     base        octue_beam (root), environment, exceptions,               base only
-                serialisation, processes, schemas, context
+                serialisation, processes, schemas, context, porting
     twine       twine                                                     base
     storage     storage                                                   base
-    resources   resources                                                 base, storage
+    resources   resources, utils                                          base, storage
     messaging   messaging                                                 base
     asking      asking                                                    base, twine, storage, resources, messaging
     service     service                                                   ... and asking (apps ask their children)
@@ -53,9 +53,11 @@ UNITS: dict[str, str] = {
     "processes": "base",
     "schemas": "base",
     "context": "base",
+    "porting": "base",  # the import rewrite of `port` (pure text, imports nothing of octue_beam)
     "twine": "twine",
     "storage": "storage",
     "resources": "resources",
+    "utils": "resources",  # Octue's octue.utils names for apps (RegisteredTemporaryDirectory)
     "messaging": "messaging",
     "asking": "asking",
     "service": "service",
