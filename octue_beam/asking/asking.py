@@ -15,6 +15,7 @@ import queue
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from octue_beam.asking.delivery import DELIVERY_CHECK_SECONDS, undeliverable
 from octue_beam.asking.preparing import build_question
 from octue_beam.asking.questions import (
     DEFAULT_DELIVERY_ACKNOWLEDGEMENT_TIMEOUT,
@@ -98,7 +99,7 @@ def ask_with_options(service_id: str, input_values: Any, input_manifest: Any, op
     except BaseException:
         unregister([question], listeners)
         raise
-    waiter = Waiter(events_queue, resender(session))
+    waiter = Waiter(events_queue, resender(session), undeliverable, DELIVERY_CHECK_SECONDS)
     waiter.add(question)
     if options.asynchronous:
         session.track(TrackedQuestion(question, waiter, listeners[question.question_uuid]))

@@ -5,6 +5,7 @@ import queue
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from octue_beam.asking.delivery import DELIVERY_CHECK_SECONDS, undeliverable
 from octue_beam.asking.preparing import build_question
 from octue_beam.asking.questions import AskOptions, Question
 from octue_beam.asking.sending import register, resender, send_questions, unregister
@@ -65,7 +66,7 @@ def ask_multiple(
 
 def _ask_all(questions: list[Question], window: int, session: AskingSession) -> list[tuple[Any, str]]:
     events_queue: queue.Queue = queue.Queue()
-    waiter = Waiter(events_queue, resender(session))
+    waiter = Waiter(events_queue, resender(session), undeliverable, DELIVERY_CHECK_SECONDS)
     listeners: dict = {}
     started = 0
     answered = 0

@@ -126,6 +126,7 @@ class Question:
     last_event_at: float = 0.0
     last_kind: str | None = None
     seen: set = dataclasses.field(default_factory=set)
+    delivery_checked: bool = False  # whether the asker checked that a subscription delivers this attempt
     # Outcome
     done: bool = False
     answer: dict | None = None
@@ -144,6 +145,7 @@ class Question:
         self.sent_at = self.last_event_at = time.monotonic() if now is None else now
         self.acknowledged_at = None
         self.last_kind = None
+        self.delivery_checked = False
 
     def deadline(self) -> float:
         """Monotonic time at which the current attempt fails unless an event arrives."""
@@ -151,6 +153,14 @@ class Question:
         if self.acknowledged_at is None:
             return min(overall, self.sent_at + _seconds(self.delivery_acknowledgement_timeout))
         return min(overall, self.last_event_at + _seconds(self.maximum_heartbeat_interval))
+
+    def delivery_check_at(self, after: float) -> float:
+        """When the asker should check that some subscription delivers the current attempt (`asking.delivery`):
+        `after` seconds after it was sent, or at its deadline if that comes first; never once any event of the
+        attempt arrived or the check was made."""
+        if self.acknowledged_at is not None or self.delivery_checked:
+            return math.inf
+        return min(self.sent_at + after, self.deadline())
 
     def overdue(self, now: float) -> QuestionTimeout | None:
         """The timeout error if the current attempt is overdue at `now`, else None."""

@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 MAX_BLOCK_SECONDS = 3600  # a queue wait cannot be infinite
 
 Resend = Callable[[Question, queue.Queue], None]
+#: `check_delivery(question)`: the error to fail an attempt that nobody can receive with, or None (`asking.delivery`).
+CheckDelivery = Callable[[Question], BaseException | None]
 
 
 @dataclasses.dataclass
@@ -33,18 +35,32 @@ class PublishFailed:
 
 class Waiter:
     """Questions waiting on one events queue. `resend(question, failures_queue)` publishes a retry without waiting
-    (and calls `question.started`); publishing failures come back on the queue as `PublishFailed`."""
+    (and calls `question.started`); publishing failures come back on the queue as `PublishFailed`.
 
-    def __init__(self, events_queue: queue.Queue, resend: Resend) -> None:
+    With `check_delivery`, an attempt that has heard nothing for `delivery_check_seconds` (or reaches its deadline
+    first) is checked once: if `check_delivery(question)` returns an error (nobody can receive the question), the
+    attempt fails with it at once instead of waiting out its timeout in silence.
+    """
+
+    def __init__(self, events_queue: queue.Queue, resend: Resend, check_delivery: CheckDelivery | None = None,
+                 delivery_check_seconds: float = 10.0) -> None:
         self.queue = events_queue
         self.resend = resend
+        self.check_delivery = check_delivery
+        self.delivery_check_seconds = delivery_check_seconds
         self.pending: dict[str, Question] = {}
         self._next_check = math.inf
+
+    def _next_for(self, question: Question) -> float:
+        """When the watchdogs must next look at `question`."""
+        if self.check_delivery is None:
+            return question.deadline()
+        return min(question.deadline(), question.delivery_check_at(self.delivery_check_seconds))
 
     def add(self, question: Question) -> None:
         """Wait for `question` too (already sent and started)."""
         self.pending[question.question_uuid] = question
-        self._next_check = min(self._next_check, question.deadline())
+        self._next_check = min(self._next_check, self._next_for(question))
 
     def add_all(self, questions: Iterable[Question]) -> None:
         for question in questions:
@@ -98,17 +114,36 @@ class Waiter:
             finished.append(question)
         elif not was_acknowledged:
             # The acknowledgement switches to the heartbeat watchdog, whose deadline may be earlier.
-            self._next_check = min(self._next_check, question.deadline())
+            self._next_check = min(self._next_check, self._next_for(question))
 
     def _check_deadlines(self, now: float, finished: list[Question]) -> None:
         next_check = math.inf
+        delivery_errors: dict[tuple, BaseException | None] = {}  # one check per topic and recipient per pass
         for question in list(self.pending.values()):
-            error = question.overdue(now)
+            error = self._delivery_error(question, now, delivery_errors)
+            if error is None:
+                error = question.overdue(now)
             if error is not None:
                 self._attempt_failed(question, error, finished)
             if not question.done:
-                next_check = min(next_check, question.deadline())
+                next_check = min(next_check, self._next_for(question))
         self._next_check = next_check
+
+    def _delivery_error(self, question: Question, now: float, cache: dict[tuple, BaseException | None]
+                        ) -> BaseException | None:
+        """The error of an attempt nobody can receive, when its delivery check is due (never raises)."""
+        if self.check_delivery is None or now < question.delivery_check_at(self.delivery_check_seconds):
+            return None
+        question.delivery_checked = True
+        key = (question.project, question.topic_name, question.emulator_host, question.service_id)
+        if key not in cache:
+            try:
+                cache[key] = self.check_delivery(question)
+            except Exception:  # the check only ever helps: waiting goes on without it
+                logger.debug("The delivery check of question %s failed.", question.question_uuid, exc_info=True)
+                cache[key] = None
+        error = cache[key]
+        return None if error is None else type(error)(*error.args)  # each question raises its own instance
 
     def _attempt_failed(self, question: Question, error: BaseException, finished: list[Question]) -> None:
         if question.may_retry(error):
@@ -123,7 +158,7 @@ class Waiter:
             except Exception as send_error:  # noqa: BLE001 - the retry could not be sent: that is its failure
                 error = send_error
             else:
-                self._next_check = min(self._next_check, question.deadline())
+                self._next_check = min(self._next_check, self._next_for(question))
                 return
         question.fail(error)
         self.pending.pop(question.question_uuid, None)

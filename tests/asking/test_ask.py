@@ -16,6 +16,7 @@ from octue_beam.asking.session import AskingSession, default_session, use_sessio
 from octue_beam.messaging import events, pubsub
 from octue_beam.messaging.publishing import OrderedBatchPublisher
 from tests.asking.responder import Responder
+from tests.support.subscriptions import subscribed_but_not_reading
 
 PROJECT = "octue-beam-test"
 
@@ -94,7 +95,7 @@ def test_remote_exception_is_reraised_with_type_message_and_traceback(type_name,
 def test_timeout_when_nobody_answers():
     service = f"test-org/nobody-{uuid.uuid4().hex[:8]}:1.0.0"
     timed_out = "No answer to question .* within the timeout of 1 s"
-    with pytest.raises(exceptions.QuestionTimeout, match=timed_out) as raised:
+    with subscribed_but_not_reading(service), pytest.raises(exceptions.QuestionTimeout, match=timed_out) as raised:
         ask(service, {"n": 1}, timeout=1)
     assert isinstance(raised.value, TimeoutError)
 

@@ -6,6 +6,7 @@ import pytest
 from octue_beam.cli import main
 from octue_beam.messaging import events
 from tests.asking.responder import Responder
+from tests.support.subscriptions import subscribed_but_not_reading
 
 PROJECT = "octue-beam-test"
 
@@ -56,7 +57,8 @@ def test_remote_error_is_one_paragraph_and_exit_code_1(capsys):
 
 
 def test_timeout_is_reported_with_exit_code_1(capsys):
-    code = main(["ask", "test-org/nobody:1.0.0", "--input-values", '{"n": 2}', "--timeout", "1"])
+    with subscribed_but_not_reading("test-org/nobody:1.0.0"):
+        code = main(["ask", "test-org/nobody:1.0.0", "--input-values", '{"n": 2}', "--timeout", "1"])
     captured = capsys.readouterr()
     assert code == 1
     assert "within the timeout of 1 s" in captured.err

@@ -18,6 +18,7 @@ from octue_beam.asking.logs import prefixed_message, split_prefixes
 from octue_beam.context import current_question, monitor_forwarder_context, question_context
 from octue_beam.messaging import events
 from tests.asking.responder import Responder
+from tests.support.subscriptions import subscribed_but_not_reading
 
 PROJECT = "octue-beam-test"
 
@@ -98,15 +99,18 @@ def test_log_errors_false_keeps_a_returned_error_quiet(caplog):
 
 def test_a_service_that_is_not_running_times_out_after_the_delivery_acknowledgement_timeout():
     service = f"test-org/not-running-{uuid.uuid4().hex[:8]}:1.0.0"
-    with pytest.raises(TimeoutError, match=rf"{service} did not acknowledge question .* within 1 s "
-                                           r"\(delivery_acknowledgement_timeout\): it is not running"):
+    with subscribed_but_not_reading(service), pytest.raises(
+        TimeoutError, match=rf"{service} did not acknowledge question .* within 1 s "
+                            r"\(delivery_acknowledgement_timeout\): it is not running"
+    ):
         ask(service, {"n": 1}, delivery_acknowledgement_timeout=1, timeout=120)
 
 
 def test_a_timeout_is_retried_too():
     service = f"test-org/not-running-{uuid.uuid4().hex[:8]}:1.0.0"
-    error, _ = ask(service, {"n": 1}, delivery_acknowledgement_timeout=0.5, max_retries=1, raise_errors=False,
-                   log_errors=False)
+    with subscribed_but_not_reading(service):
+        error, _ = ask(service, {"n": 1}, delivery_acknowledgement_timeout=0.5, max_retries=1, raise_errors=False,
+                       log_errors=False)
     assert isinstance(error, exceptions.QuestionTimeout) and "(attempt 2)" in str(error)
 
 
