@@ -11,15 +11,18 @@ answered by `ChildEmulator`s instead of being asked over Pub/Sub (see `set_emula
 
 import contextlib
 import logging
+import os
 import threading
 import uuid as uuid_module
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
 from octue_beam import serialisation
 from octue_beam.context import current_question, monitor_forwarder_context, question_context
-from octue_beam.exceptions import InvalidValuesContents
+from octue_beam.exceptions import InvalidServiceID, InvalidValuesContents
+from octue_beam.messaging.sruid import split_service_id
+from octue_beam.service.configuration import load_service_configuration
 
 logger = logging.getLogger(__name__)
 
@@ -236,3 +239,58 @@ def build_children(
                 built[key] = AppChild(key, emulation.id_for(key), None, tree=tree, recorder=recorder,
                                       forward_monitor_message=forward_monitor_message, emulation=emulation)
     return Children(built, source=source)
+
+
+# --- where a local run serves a tree of services --------------------------------------------------------------------
+
+
+def serving_projects(
+    service_dir: str | os.PathLike, companion_dirs: Sequence[str | os.PathLike], project: str
+) -> list[tuple[str, str]]:
+    """Where a local run must serve its companions so that their parents reach them: `[(service folder, project)]`.
+
+    The run serves `service_dir` in `project`; each `--with` companion is served in every project that a service of
+    the run asks it in: the `backend.project_id` of the entries naming it (by namespace and name) under `children`
+    in the octue.yaml of the services served, or, without one, the project that parent is served in. This follows
+    the configuration as a deployment does, so a parent asks its children exactly where its octue.yaml says on the
+    emulator too (Octue's child-services template names `octue-sdk-python`). A companion no service asks is served
+    in `project`; the main service is served again in any other project a companion asks it in. Folders are as
+    given; the main service's first entry, `(service_dir, project)`, is not listed (the run serves it already).
+    """
+    folders = [os.fspath(service_dir), *(os.fspath(folder) for folder in companion_dirs)]
+    configurations = [load_service_configuration(folder) for folder in folders]
+    identities = [f"{configuration.namespace}/{configuration.name}" for configuration in configurations]
+    served: list[list[str]] = [[project]] + [[] for _ in companion_dirs]
+    while True:  # a fixpoint: a service served in a new project asks its own children from there too
+        new = _asked_placements(configurations, identities, served)
+        if not new:
+            unasked = [projects for projects in served if not projects]
+            if not unasked:
+                break
+            for projects in unasked:  # nobody asks these: served in the run's project (asking from there)
+                projects.append(project)
+        for index, asked_in in new:
+            if asked_in not in served[index]:
+                served[index].append(asked_in)
+    placements = [(folders[0], other) for other in served[0][1:]]
+    for folder, projects in zip(folders[1:], served[1:], strict=True):
+        placements += [(folder, each) for each in projects]
+    return placements
+
+
+def _asked_placements(configurations: list, identities: list[str], served: list[list[str]]) -> list[tuple[int, str]]:
+    """`(index of a service, project)` for each place a service, as served so far, asks a service that is not served
+    there yet (by the `children` of its configuration)."""
+    new = []
+    for asker, configuration in enumerate(configurations):
+        for parent_project in served[asker]:
+            for child in configuration.children or []:
+                try:
+                    namespace, name, _ = split_service_id(str(child.get("id", "")))
+                except InvalidServiceID:  # reported when the service loads or asks it
+                    continue
+                asked_in = (child.get("backend") or {}).get("project_id") or parent_project
+                for index, identity in enumerate(identities):
+                    if identity == f"{namespace}/{name}" and asked_in not in served[index]:
+                        new.append((index, asked_in))
+    return new
