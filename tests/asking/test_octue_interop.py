@@ -1,6 +1,6 @@
 """octue_beam's `ask` against a real Octue 0.69 service, and a real Octue parent against octue_beam's publisher.
 
-Skipped unless an interpreter with `octue` is found (OCTUE_PYTHON, or /work/octue-venv/bin/python).
+Skipped without the second environment holding `octue` (tests/support/octue.py); failed instead in CI.
 
 Octue relies on Pub/Sub applying subscription filters, which the emulator does not, so octue_messaging_side.py
 emulates them on the Octue side (see there). Each Octue service also gets its own services topic, for isolation.
@@ -18,12 +18,15 @@ from octue_beam.asking import ask
 from octue_beam.messaging import events, pubsub
 from octue_beam.processes import stop_process_group
 from tests.asking.responder import Responder
+from tests.support.octue import OCTUE_PYTHON, require_octue
 
-OCTUE_PYTHON = os.environ.get("OCTUE_PYTHON") or "/work/octue-venv/bin/python"
 SIDE = os.path.join(os.path.dirname(__file__), "octue_messaging_side.py")
 PROJECT = "octue-beam-test"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(OCTUE_PYTHON), reason=f"no octue interpreter at {OCTUE_PYTHON}")
+
+@pytest.fixture(autouse=True)
+def _octue():
+    require_octue()
 
 
 def _environment(emulator, topic_name=None):

@@ -1,7 +1,7 @@
 """Files, datasets and manifests written by Octue 0.69 are read here, and vice versa (live `octue` in its own venv).
 
-Skipped unless an interpreter with `octue==0.69.1` is found (OCTUE_PYTHON, or /work/octue-venv/bin/python). Octue
-runs in a subprocess against the same storage emulator.
+Skipped without the second environment holding `octue==0.69.1` (tests/support/octue.py); failed instead in CI.
+Octue runs in a subprocess against the same storage emulator.
 """
 
 import datetime
@@ -13,11 +13,14 @@ import uuid
 import pytest
 
 from octue_beam import Datafile, Dataset, Manifest
+from tests.support.octue import OCTUE_PYTHON, require_octue
 
-OCTUE_PYTHON = os.environ.get("OCTUE_PYTHON") or "/work/octue-venv/bin/python"
 SIDE = os.path.join(os.path.dirname(__file__), "octue_side.py")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(OCTUE_PYTHON), reason=f"no octue interpreter at {OCTUE_PYTHON}")
+
+@pytest.fixture(autouse=True)
+def _octue():
+    require_octue()
 
 
 def octue(action, params, storage_emulator):
