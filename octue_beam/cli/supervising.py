@@ -66,6 +66,7 @@ from octue_beam.processes import (
     stop_process_group,
 )
 from octue_beam.resources import cache
+from octue_beam.service.children import serving_projects
 from octue_beam.service.loading import Service, load_service
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,9 @@ def supervise(args: argparse.Namespace) -> NoReturn:
                 supervisor = Supervisor(args, local)
                 try:
                     report = supervisor.start()
-                    companions = _start_companions(args.companions, report)
+                    companions = _start_companions(
+                        serving_projects(args.service_dir, args.companions, report["project"]), report
+                    )
                     try:
                         stream = sys.stderr if question is not None else sys.stdout
                         _print_ready(report, local, example, stream=stream)
@@ -439,21 +442,23 @@ def _question_to_ask(args: argparse.Namespace) -> dict | None:
     }
 
 
-def _start_companions(service_dirs: list[str], report: dict) -> list[LocalService]:
-    """Serve each of `service_dirs` in a subprocess on the same topic and emulators; wait until all are ready.
+def _start_companions(placements: list[tuple[str, str]], report: dict) -> list[LocalService]:
+    """Serve each `(service folder, project)` of `placements` (`service.children.serving_projects`: wherever the
+    run's services ask them) in a subprocess on the same topic and emulators; wait until all are ready.
     They are launched from this (the main) thread, so that they die with this process."""
     companions = [
         LocalService(
             service_dir,
             topic_name=report["topic_name"],
-            environment={"GOOGLE_CLOUD_PROJECT": report["project"]},
+            environment={"GOOGLE_CLOUD_PROJECT": project},
             die_with_parent=True,
         )
-        for service_dir in service_dirs
+        for service_dir, project in placements
     ]
     try:
-        for companion, service_dir in zip(companions, service_dirs, strict=True):
-            print(f"Starting {companion.sruid} from {service_dir} ...", file=sys.stderr, flush=True)
+        for companion, (service_dir, project) in zip(companions, placements, strict=True):
+            print(f"Starting {companion.sruid} from {service_dir} in project {project} ...", file=sys.stderr,
+                  flush=True)
             companion.launch()
         with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:
             for started in [pool.submit(companion.wait_until_ready) for companion in companions]:
