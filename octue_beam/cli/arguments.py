@@ -46,16 +46,22 @@ class CommandParser(argparse.ArgumentParser):
     options are collected in that attribute of the namespace instead (the `run` command passes them to Beam as
     pipeline options, where Beam's own parsers check them), except, with `typo_cutoff` (`run` gives
     `TYPO_CUTOFF`), those so close to one of this command's own options that they can only be typos of it: those
-    are refused at once.
+    are refused at once, unless listed in `passed_through` (real pipeline options that happen to be that close).
     """
 
     def __init__(
-        self, *args: Any, unknown_options_dest: str | None = None, typo_cutoff: float | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        unknown_options_dest: str | None = None,
+        typo_cutoff: float | None = None,
+        passed_through: Sequence[str] = (),
+        **kwargs: Any,
     ) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.unknown_options_dest = unknown_options_dest
         self.typo_cutoff = typo_cutoff
+        self.passed_through = frozenset(passed_through)
 
     @property
     def own_options(self) -> list[str]:
@@ -74,6 +80,8 @@ class CommandParser(argparse.ArgumentParser):
                 self.error(unknown_option_message(options[0], self.own_options))
             return namespace, extras
         for option in options if self.typo_cutoff is not None else ():
+            if option in self.passed_through:
+                continue
             if difflib.get_close_matches(option, self.own_options, n=1, cutoff=self.typo_cutoff):
                 self.error(unknown_option_message(option, self.own_options, cutoff=self.typo_cutoff))
         kept = list(getattr(namespace, self.unknown_options_dest, None) or [])

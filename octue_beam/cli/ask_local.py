@@ -27,6 +27,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--revision-tag", help="revision tag of the service (default: $OCTUE_SERVICE_REVISION_TAG or 'local')"
     )
+    parser.add_argument(
+        "--service", metavar="NAME", help="which service of SERVICE_DIR's octue.yaml, when it lists several"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -46,6 +49,7 @@ def handle(args: argparse.Namespace) -> int:
             question_uuid=args.question_uuid,
             revision_tag=args.revision_tag,
             handle_monitor_message=log_monitor_message,
+            service_name=args.service,
         )
         result = analysis.result_event()
     print_answer(answer_json(analysis.id, result.get("output_values"), result.get("output_manifest")))

@@ -40,6 +40,11 @@ def add_parser(subparsers: Any) -> None:
         help="pip requirement the image installs octue_beam from (default: octue_beam==<this version>); e.g. a wheel "
         "in the service folder, ./octue_beam-0.1.0-py3-none-any.whl, or 'octue_beam @ git+https://...@TAG'",
     )
+    parser.add_argument(
+        "--service",
+        metavar="NAME",
+        help="which service of SERVICE_DIR's octue.yaml, when it lists several (the image sets OCTUE_SERVICE_NAME)",
+    )
     parser.add_argument("--output", metavar="FILE", help="write the Dockerfile to FILE instead of printing it")
     parser.set_defaults(handler=handle)
 
@@ -53,7 +58,11 @@ def handle(args: argparse.Namespace) -> int:
         raise CommandError(f"SERVICE_DIR {args.service_dir!r} is not a folder (it must hold the service's octue.yaml).")
     try:
         text = dockerfile_text(
-            args.service_dir, args.target, args.python, octue_beam_requirement=args.octue_beam_requirement
+            args.service_dir,
+            args.target,
+            args.python,
+            octue_beam_requirement=args.octue_beam_requirement,
+            service_name=args.service,
         )
     except ValueError as error:
         raise CommandError(str(error)) from None

@@ -16,6 +16,10 @@ from octue_beam.cli.arguments import TYPO_CUTOFF
 #: Any other value is served locally, and the pipeline process refuses the names no local runner answers to.
 DATAFLOW_NAMES = ("dataflow", "dataflowrunner")
 
+#: Real pipeline options so close to one of `run`'s own (`--service`) that the typo check would refuse them: they pass
+#: through to Beam (tests/cli/test_arguments.py checks that this lists every such Beam option).
+PIPELINE_OPTIONS_NEAR_RUN_OPTIONS = ("--service_dir", "--beam_services")
+
 
 def add_parser(subparsers: Any) -> None:
     """Register the `run` command."""
@@ -37,6 +41,7 @@ def add_parser(subparsers: Any) -> None:
         ),
         unknown_options_dest="pipeline_args",
         typo_cutoff=TYPO_CUTOFF,
+        passed_through=PIPELINE_OPTIONS_NEAR_RUN_OPTIONS,
     )
     parser.add_argument("service_dir", nargs="?", default=".", help="folder of the service's octue.yaml (default: .)")
     parser.add_argument("--runner", default="DirectRunner", help="DirectRunner (local, default) or DataflowRunner")
@@ -46,6 +51,14 @@ def add_parser(subparsers: Any) -> None:
         dest="revision_tag",
         help="revision tag of the service (default: $OCTUE_SERVICE_REVISION_TAG, else 'local')",
     )
+    parser.add_argument(
+        "--service",
+        "--service_name",
+        dest="service",
+        metavar="NAME",
+        help="serve only this service of SERVICE_DIR's octue.yaml when it lists several (default: all of them, each "
+        "in its own pipeline process; on Dataflow --service is needed)",
+    )
     parser.add_argument("--project", help="Google Cloud project (default: the configured one, else local emulators)")
     parser.add_argument(
         "--with",
@@ -53,8 +66,8 @@ def add_parser(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="OTHER_SERVICE_DIR",
-        help="also serve this service (e.g. a child) in a subprocess on the same emulators; repeatable (local runs "
-        "only)",
+        help="also serve this service (e.g. a child; every service of its octue.yaml) in a subprocess on the same "
+        "emulators; repeatable (local runs only)",
     )
     parser.add_argument(
         "--ask",

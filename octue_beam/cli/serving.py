@@ -68,6 +68,8 @@ def _pipeline_options(args: argparse.Namespace, project: str | None) -> Pipeline
     argv += ["--service_dir", os.path.abspath(args.service_dir), "--runner", args.runner]
     if args.revision_tag:
         argv += ["--revision_tag", args.revision_tag]
+    if getattr(args, "service", None):
+        argv += ["--service_name", args.service]
     if project:
         argv += ["--project", project]
     return PipelineOptions(argv)

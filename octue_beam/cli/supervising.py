@@ -67,6 +67,7 @@ from octue_beam.processes import (
 )
 from octue_beam.resources import cache
 from octue_beam.service.children import serving_projects
+from octue_beam.service.configuration import ServiceLocation, locate_services
 from octue_beam.service.loading import Service, load_service
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ def supervise(args: argparse.Namespace) -> NoReturn:
     """Serve locally until interrupted (or until the `--ask` question is answered), then stop everything and exit."""
     question = _question_to_ask(args)
     service = check_services(args)
+    main, others = served_services(args)
+    args.service = main.name  # the pipeline process serves this one (the first of several); the others are companions
     example = example_question(service.directory, service.twine.to_primitive())
     remove_leftover_temporary_folders()
     code = 0
@@ -104,9 +107,7 @@ def supervise(args: argparse.Namespace) -> NoReturn:
                 supervisor = Supervisor(args, local)
                 try:
                     report = supervisor.start()
-                    companions = _start_companions(
-                        serving_projects(args.service_dir, args.companions, report["project"]), report
-                    )
+                    companions = _start_companions(serving_projects(main, others, report["project"]), report)
                     try:
                         stream = sys.stderr if question is not None else sys.stdout
                         _print_ready(report, local, example, stream=stream)
@@ -127,12 +128,24 @@ def supervise(args: argparse.Namespace) -> NoReturn:
     _exit(code)
 
 
+def served_services(args: argparse.Namespace) -> tuple[ServiceLocation, list[ServiceLocation]]:
+    """The service the run's pipeline process serves and the companions: the other services of SERVICE_DIR when its
+    octue.yaml lists several and no `--service` chooses one, then every service of each `--with` folder."""
+    main, *others = locate_services(args.service_dir, getattr(args, "service", None))
+    for folder in args.companions:
+        others += locate_services(folder)
+    return main, others
+
+
 def check_services(args: argparse.Namespace) -> Service:
-    """Load the service and each `--with` companion once, before anything starts, so that a broken octue.yaml,
-    twine.json or app is reported at once (credentials are the pipeline process's business); return the service."""
-    service = load_service(args.service_dir, revision_tag=args.revision_tag, check_credentials=False)
-    for companion in args.companions:
-        load_service(companion, check_credentials=False)
+    """Load every service the run serves once, before anything starts, so that a broken octue.yaml, twine.json or
+    app is reported at once (credentials are the pipeline process's business); return the main service."""
+    main, others = served_services(args)
+    service = load_service(
+        main.directory, revision_tag=args.revision_tag, check_credentials=False, service_name=main.name
+    )
+    for other in others:
+        load_service(other.directory, check_credentials=False, service_name=other.name)
     return service
 
 
@@ -418,6 +431,8 @@ def _pipeline_command(args: argparse.Namespace, project: str | None) -> list[str
     command += ["run", os.path.abspath(args.service_dir), "--runner", args.runner]
     if args.revision_tag:
         command += ["--revision-tag", args.revision_tag]
+    if getattr(args, "service", None):
+        command += ["--service", args.service]
     if project:
         command += ["--project", project]
     return command + list(args.pipeline_args)
@@ -442,22 +457,23 @@ def _question_to_ask(args: argparse.Namespace) -> dict | None:
     }
 
 
-def _start_companions(placements: list[tuple[str, str]], report: dict) -> list[LocalService]:
-    """Serve each `(service folder, project)` of `placements` (`service.children.serving_projects`: wherever the
-    run's services ask them) in a subprocess on the same topic and emulators; wait until all are ready.
+def _start_companions(placements: list[tuple[ServiceLocation, str]], report: dict) -> list[LocalService]:
+    """Serve each `(service, project)` of `placements` (`service.children.serving_projects`: wherever the run's
+    services ask them) in a subprocess on the same topic and emulators; wait until all are ready.
     They are launched from this (the main) thread, so that they die with this process."""
     companions = [
         LocalService(
-            service_dir,
+            location.directory,
             topic_name=report["topic_name"],
             environment={"GOOGLE_CLOUD_PROJECT": project},
             die_with_parent=True,
+            service_name=location.name,
         )
-        for service_dir, project in placements
+        for location, project in placements
     ]
     try:
-        for companion, (service_dir, project) in zip(companions, placements, strict=True):
-            print(f"Starting {companion.sruid} from {service_dir} in project {project} ...", file=sys.stderr,
+        for companion, (location, project) in zip(companions, placements, strict=True):
+            print(f"Starting {companion.sruid} from {location.directory} in project {project} ...", file=sys.stderr,
                   flush=True)
             companion.launch()
         with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:

@@ -151,16 +151,19 @@ def dockerfile_text(
     python_version: str | None = None,
     *,
     octue_beam_requirement: str | None = None,
+    service_name: str | None = None,
 ) -> str:
     """The Dockerfile the service in `service_dir` is built with for `target`: its own file as is when octue.yaml
     gives `dockerfile_path`, else the default for `target` and `python_version` (default: `default_python_version()`).
 
     `octue_beam_requirement` is the default of the generated file's OCTUE_BEAM_REQUIREMENT build argument (default:
-    `octue_beam==<this version>`). Bad targets or Python versions are ValueErrors naming the allowed ones.
+    `octue_beam==<this version>`). `service_name` chooses one service of an octue.yaml that lists several; the
+    generated image then sets `OCTUE_SERVICE_NAME` so that `serve` and the launch entry serve that one. Bad targets
+    or Python versions are ValueErrors naming the allowed ones.
     """
     check_target(target)
     python_version = check_python_version(python_version)
-    configuration = load_service_configuration(service_dir)
+    configuration = load_service_configuration(service_dir, service_name=service_name)
     own = _own_dockerfile(configuration)
     if own is not None:
         return own.read_text(encoding="utf-8")
@@ -168,8 +171,16 @@ def dockerfile_text(
     requirement = octue_beam_requirement or default_octue_beam_requirement()
     dependencies = dependency_file(configuration.directory)
     if target == "dataflow":
-        return _dataflow(python_version, requirement, dependencies)
-    return _cloud_run(python_version, requirement, dependencies)
+        text = _dataflow(python_version, requirement, dependencies)
+    else:
+        text = _cloud_run(python_version, requirement, dependencies)
+    if service_name is None:
+        return text
+    return text.replace(
+        f"    OCTUE_SERVICE_DIR={SERVICE_DIR_IN_IMAGE} \\\n",
+        f"    OCTUE_SERVICE_DIR={SERVICE_DIR_IN_IMAGE} \\\n    OCTUE_SERVICE_NAME={service_name} \\\n",
+        1,
+    )
 
 
 def build_commands(
@@ -179,6 +190,7 @@ def build_commands(
     python_version: str | None = None,
     *,
     octue_beam_requirement: str | None = None,
+    service_name: str | None = None,
 ) -> list[str]:
     """The shell commands that build the service's image for `target` and push it as `image`, as strings.
 
@@ -191,7 +203,7 @@ def build_commands(
     """
     check_target(target)
     python_version = check_python_version(python_version)
-    configuration = load_service_configuration(service_dir)
+    configuration = load_service_configuration(service_dir, service_name=service_name)
     folder = configuration.directory
     quoted_folder = shlex.quote(str(folder))
     submit = f"gcloud builds submit {quoted_folder} --tag {shlex.quote(image)}"
@@ -207,6 +219,8 @@ def build_commands(
         write = f"python -m octue_beam dockerfile {quoted_folder} --target {target} --python {python_version}"
         if octue_beam_requirement:
             write += f" --octue-beam-requirement {shlex.quote(octue_beam_requirement)}"
+        if service_name:
+            write += f" --service {shlex.quote(service_name)}"
         return [f"{write} --output {shlex.quote(str(output))}", submit]
     try:
         relative = own.resolve().relative_to(folder.resolve())

@@ -15,6 +15,7 @@ from typing import Any
 from octue_beam.asking import ask
 from octue_beam.messaging.sruid import to_pub_sub_form
 from octue_beam.processes import die_with_parent, stop_process_group
+from octue_beam.service.configuration import locate_services
 from octue_beam.service.loading import load_service
 
 READY = "is ready"
@@ -29,17 +30,20 @@ class LocalService:
     `"--heartbeat_interval", "1"`). `ask(...)` asks it a question with `octue_beam.ask`.
 
     Options: `topic_name` (default: a new `test.services.<suffix>`); `revision_tag` (the `run` command's
-    `--revision-tag`); `environment`, variables set for the subprocess on top of the inherited ones, where `None`
-    removes a variable (e.g. `{"STORAGE_EMULATOR_HOST": None}` lets the `run` command start its own storage
-    emulator); `cwd`, the subprocess's working directory (default: the current one); `die_with_parent`, whether the
-    service is killed when this process dies (Linux; launch it from the main thread then, see
-    `octue_beam.processes.die_with_parent`). `start()` launches and waits until the service is ready; `launch()` and
+    `--revision-tag`); `service_name` (the `run` command's `--service`: one service of a folder whose octue.yaml
+    lists several; without it such a folder's services are all served, and `sruid` is the first one's);
+    `environment`, variables set for the subprocess on top of the inherited ones, where `None` removes a variable
+    (e.g. `{"STORAGE_EMULATOR_HOST": None}` lets the `run` command start its own storage emulator); `cwd`, the
+    subprocess's working directory (default: the current one); `die_with_parent`, whether the service is killed when
+    this process dies (Linux; launch it from the main thread then, see `octue_beam.processes.die_with_parent`).
+    `start()` launches and waits until the service is ready; `launch()` and
     `wait_until_ready()` do the two halves, so several services can start at the same time.
     """
 
     def __init__(self, service_dir: str | os.PathLike, *extra_args: str, topic_name: str | None = None,
                  revision_tag: str | None = None, environment: dict[str, str | None] | None = None,
-                 cwd: str | os.PathLike | None = None, die_with_parent: bool = False) -> None:
+                 cwd: str | os.PathLike | None = None, die_with_parent: bool = False,
+                 service_name: str | None = None) -> None:
         self.service_dir = os.path.abspath(os.fspath(service_dir))
         self.extra_args = list(extra_args)
         suffix = uuid.uuid4().hex[:8]
@@ -48,7 +52,13 @@ class LocalService:
         self.environment = dict(environment or {})
         self.cwd = None if cwd is None else os.fspath(cwd)
         self.die_with_parent = die_with_parent
-        self.sruid = load_service(self.service_dir, revision_tag=revision_tag, check_credentials=False).sruid
+        self.service_name = service_name
+        locations = locate_services(self.service_dir, service_name)
+        self.sruids = [
+            load_service(self.service_dir, revision_tag=revision_tag, check_credentials=False, service_name=name).sruid
+            for _, name in locations
+        ]
+        self.sruid = self.sruids[0]
         if not any(argument.split("=")[0] == "--subscription" for argument in self.extra_args):
             self.extra_args += ["--subscription", f"{to_pub_sub_form(self.sruid)}.test.{suffix}"]
         self.output: list[str] = []
@@ -71,6 +81,8 @@ class LocalService:
         self.command = [sys.executable, "-m", "octue_beam", "run", self.service_dir, "--runner", "DirectRunner"]
         if self.revision_tag:
             self.command += ["--revision-tag", self.revision_tag]
+        if self.service_name:
+            self.command += ["--service", self.service_name]
         self.command += self.extra_args
         self.process = subprocess.Popen(
             self.command, cwd=self.cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -22,7 +22,7 @@ from octue_beam import serialisation
 from octue_beam.context import current_question, monitor_forwarder_context, question_context
 from octue_beam.exceptions import InvalidServiceID, InvalidValuesContents
 from octue_beam.messaging.sruid import split_service_id
-from octue_beam.service.configuration import load_service_configuration
+from octue_beam.service.configuration import ServiceConfiguration, ServiceLocation, load_service_configuration
 
 logger = logging.getLogger(__name__)
 
@@ -244,23 +244,25 @@ def build_children(
 # --- where a local run serves a tree of services --------------------------------------------------------------------
 
 
-def serving_projects(
-    service_dir: str | os.PathLike, companion_dirs: Sequence[str | os.PathLike], project: str
-) -> list[tuple[str, str]]:
-    """Where a local run must serve its companions so that their parents reach them: `[(service folder, project)]`.
+Served = str | os.PathLike | ServiceLocation
 
-    The run serves `service_dir` in `project`; each `--with` companion is served in every project that a service of
-    the run asks it in: the `backend.project_id` of the entries naming it (by namespace and name) under `children`
-    in the octue.yaml of the services served, or, without one, the project that parent is served in. This follows
-    the configuration as a deployment does, so a parent asks its children exactly where its octue.yaml says on the
-    emulator too (Octue's child-services template names `octue-sdk-python`). A companion no service asks is served
-    in `project`; the main service is served again in any other project a companion asks it in. Folders are as
-    given; the main service's first entry, `(service_dir, project)`, is not listed (the run serves it already).
+
+def serving_projects(service: Served, companions: Sequence[Served], project: str) -> list[tuple[Served, str]]:
+    """Where a local run must serve its companions so that their parents reach them: `[(service, project)]`.
+
+    The run serves `service` in `project`; each companion (a `--with` folder, or a `ServiceLocation` for one of
+    several services in a folder) is served in every project that a service of the run asks it in: the
+    `backend.project_id` of the entries naming it (by namespace and name) under `children` in the octue.yaml of the
+    services served, or, without one, the project that parent is served in. This follows the configuration as a
+    deployment does, so a parent asks its children exactly where its octue.yaml says on the emulator too (Octue's
+    child-services template names `octue-sdk-python`). A companion no service asks is served in `project`; the main
+    service is served again in any other project a companion asks it in. Services are returned as given; the main
+    service's first entry, `(service, project)`, is not listed (the run serves it already).
     """
-    folders = [os.fspath(service_dir), *(os.fspath(folder) for folder in companion_dirs)]
-    configurations = [load_service_configuration(folder) for folder in folders]
+    folders = [service, *companions]
+    configurations = [_configuration_of(each) for each in folders]
     identities = [f"{configuration.namespace}/{configuration.name}" for configuration in configurations]
-    served: list[list[str]] = [[project]] + [[] for _ in companion_dirs]
+    served: list[list[str]] = [[project]] + [[] for _ in companions]
     while True:  # a fixpoint: a service served in a new project asks its own children from there too
         new = _asked_placements(configurations, identities, served)
         if not new:
@@ -276,6 +278,12 @@ def serving_projects(
     for folder, projects in zip(folders[1:], served[1:], strict=True):
         placements += [(folder, each) for each in projects]
     return placements
+
+
+def _configuration_of(service: Served) -> ServiceConfiguration:
+    if isinstance(service, ServiceLocation):
+        return load_service_configuration(service.directory, service_name=service.name)
+    return load_service_configuration(service)
 
 
 def _asked_placements(configurations: list, identities: list[str], served: list[list[str]]) -> list[tuple[int, str]]:

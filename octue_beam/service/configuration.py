@@ -13,7 +13,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -127,6 +127,25 @@ def load_service_configuration(
     """
     source, services = _read_services(service_dir)
     return _configuration_of(source, select_service(source, services, service_name), revision_tag)
+
+
+class ServiceLocation(NamedTuple):
+    """One service of a repository: the folder of its octue.yaml and, when that lists several services, its name."""
+
+    directory: str
+    name: str | None = None
+
+
+def locate_services(service_dir: str | os.PathLike, service_name: str | None = None) -> list[ServiceLocation]:
+    """The services of a folder to serve: the one named `service_name`, else every one its octue.yaml lists (one
+    `ServiceLocation` with no name when it lists only one). The folder's configuration is read, not checked."""
+    directory = os.fspath(service_dir)
+    if service_name is not None:
+        return [ServiceLocation(directory, service_name)]
+    names = service_names(directory)
+    if len(names) == 1:
+        return [ServiceLocation(directory)]
+    return [ServiceLocation(directory, name) for name in names]
 
 
 def service_names(service_dir: str | os.PathLike | None = None) -> list[str]:

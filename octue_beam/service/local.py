@@ -18,12 +18,14 @@ def run_locally(
     question_uuid: str | None = None,
     revision_tag: str | None = None,
     handle_monitor_message: Callable[[Any], None] | None = None,
+    service_name: str | None = None,
 ) -> Analysis:
-    """Load the service in `service_dir`, answer one question and return the finalised Analysis.
+    """Load the service in `service_dir` (`service_name`: which one, when its octue.yaml lists several), answer one
+    question and return the finalised Analysis.
 
     Raises the validation or app error on failure. Local input manifests are allowed.
     """
-    service = load_service(service_dir, revision_tag=revision_tag)
+    service = load_service(service_dir, revision_tag=revision_tag, service_name=service_name)
     return answer(
         service,
         question_uuid=question_uuid,
