@@ -36,6 +36,7 @@ from octue_beam.messaging import events
 from octue_beam.messaging.attributes import SAVE_DIAGNOSTICS_ON_CRASH, response_attributes
 from octue_beam.messaging.parsing import best_effort_question_attributes
 from octue_beam.messaging.publishing import Publisher, refused
+from octue_beam.messaging.timeouts import DEFAULT_QUESTION_TIMEOUT
 from octue_beam.resources import cache
 from octue_beam.service.loading import Service, load_service
 from octue_beam.service.running import answer
@@ -166,6 +167,14 @@ class Answerer:
             )
             return cls(None, publisher, load_error=error, **options)
         return cls(service, publisher, **options)
+
+    def time_limit(self, question_timeout: float | None = None) -> float:
+        """The time limit per question: `question_timeout` (the transport's option), else the service's octue.yaml
+        `question_timeout`, else the default (`messaging.timeouts.DEFAULT_QUESTION_TIMEOUT`)."""
+        if question_timeout is not None:
+            return float(question_timeout)
+        configured = getattr(getattr(self.service, "configuration", None), "question_timeout", None)
+        return float(configured) if configured is not None else DEFAULT_QUESTION_TIMEOUT
 
     def answer(self, question: Question) -> PendingAnswer | None:
         """Answer one question, sending its events; None (nothing sent) for a duplicate delivery. Never raises.

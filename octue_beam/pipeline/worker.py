@@ -139,10 +139,7 @@ class ServiceWorker:
 
 def question_timeout_of(config: WorkerConfig, answerer: Answerer) -> float:
     """The time limit per question: the pipeline option, else the service's octue.yaml, else the default."""
-    if config.question_timeout is not None:
-        return float(config.question_timeout)
-    configured = getattr(getattr(answerer.service, "configuration", None), "question_timeout", None)
-    return float(configured) if configured is not None else DEFAULT_QUESTION_TIMEOUT
+    return answerer.time_limit(config.question_timeout)
 
 
 class FinishedQuestions:

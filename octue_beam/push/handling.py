@@ -265,7 +265,4 @@ def not_sent(pending: PendingAnswer) -> BaseException | None:
 
 def time_limit(question_timeout: float | None, answerer: Answerer) -> float:
     """The time limit per question: `question_timeout`, else the service's octue.yaml, else the default."""
-    if question_timeout is not None:
-        return float(question_timeout)
-    configured = getattr(getattr(answerer.service, "configuration", None), "question_timeout", None)
-    return float(configured) if configured is not None else DEFAULT_QUESTION_TIMEOUT
+    return answerer.time_limit(question_timeout)
