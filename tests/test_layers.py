@@ -65,6 +65,9 @@ UNITS: dict[str, str] = {
     "pipeline": "pipeline",
     "push": "push",
     "deployment": "deployment",
+    "events": "events",
+    "batch": "batch",
+    "templates": "base",
     "emulators": "emulators",
     "testing": "testing",
     "cli": "cli",
@@ -73,7 +76,7 @@ UNITS: dict[str, str] = {
 
 _PRODUCT = {
     "base", "twine", "storage", "resources", "messaging", "asking", "service", "answering", "pipeline", "push",
-    "deployment",
+    "deployment", "events", "batch",
 }
 
 # layer -> the layers its modules may import (besides their own)
@@ -92,8 +95,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Dockerfiles, Flex Template specs, Cloud Run and Cloud Build: describes and deploys the two transports.
     "deployment": {"base", "twine", "storage", "resources", "messaging", "asking", "service", "answering", "pipeline",
                    "push"},
-    "emulators": _PRODUCT - {"pipeline", "push", "deployment"},
-    "testing": (_PRODUCT - {"pipeline", "push", "deployment"}) | {"emulators"},
+    # The event store: recording (a Beam pipeline of its own), reading, replaying and drawing events.
+    "events": {"base", "twine", "storage", "resources", "messaging", "asking"},
+    # Batch questions: a bounded Beam pipeline over the answering core, and re-runs of recorded questions.
+    "batch": {"base", "twine", "storage", "resources", "messaging", "asking", "service", "answering", "pipeline",
+              "events"},
+    "emulators": _PRODUCT - {"pipeline", "push", "deployment", "batch"},
+    "testing": (_PRODUCT - {"pipeline", "push", "deployment", "batch"}) | {"emulators"},
     "cli": _PRODUCT | {"emulators", "testing"},
 }
 
