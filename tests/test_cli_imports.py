@@ -10,7 +10,7 @@ import pytest
 from tests.support.paths import REPOSITORY
 from tests.support.service_dirs import write_service
 
-HELP_COMMANDS = [[], ["run"], ["serve"], ["ask"], ["ask-local"], ["diagnostics"]]
+HELP_COMMANDS = [[], ["run"], ["serve"], ["ask"], ["ask-local"], ["diagnostics"], ["deploy"], ["deploy", "dataflow"]]
 
 
 def imported_modules(*arguments: str, exit_code: int = 0) -> list[str]:
