@@ -2,15 +2,33 @@
 command's handler does), and no `--help` imports the Google clients. Checked with `python -X importtime`, which
 lists every module a process imports."""
 
+import argparse
 import subprocess
 import sys
 
 import pytest
 
+from octue_beam.cli import build_parser
 from tests.support.paths import REPOSITORY
 from tests.support.service_dirs import write_service
 
-HELP_COMMANDS = [[], ["run"], ["serve"], ["ask"], ["ask-local"], ["diagnostics"], ["deploy"], ["deploy", "dataflow"]]
+
+def command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    """Every command and subcommand of the parser (`[]` for the top level), so a new command is checked too."""
+    paths = [list(prefix)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                paths += command_paths(subparser, (*prefix, name))
+    return paths
+
+
+HELP_COMMANDS = command_paths(build_parser())
+
+
+def test_every_command_is_checked():
+    names = {" ".join(command) for command in HELP_COMMANDS}
+    assert {"run", "serve", "ask", "ask-local", "deploy dataflow", "deploy cloud-run", "events get"} <= names
 
 
 def imported_modules(*arguments: str, exit_code: int = 0) -> list[str]:
