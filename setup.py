@@ -18,9 +18,12 @@ setup(
         line for line in (HERE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff==0.17.6", "hypothesis==6.170.15"],
+        # matplotlib: CI runs the timeline PNG tests (the `timeline` extra).
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff==0.17.6", "hypothesis==6.170.15", "matplotlib>=3.7"],
         # The Google client libraries of `octue-beam deploy` (docs/deployment.md).
         "deploy": ["google-cloud-dataflow-client>=0.8", "google-cloud-run>=0.10", "google-cloud-build>=3.20"],
+        # `octue-beam events timeline --output FILE.png` draws with matplotlib (docs/events.md); .html needs nothing.
+        "timeline": ["matplotlib>=3.7"],
     },
     entry_points={
         "console_scripts": ["octue-beam = octue_beam.cli:main"],
