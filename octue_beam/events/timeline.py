@@ -28,6 +28,9 @@ MARKER_KINDS = ("log_record", "monitor_message", "heartbeat", "delivery_acknowle
 #: The longest text kept for a marker or an output summary (the full event stays in the store).
 MAX_TEXT = 2000
 
+#: The shortest time axis drawn (seconds), so a tree of one unanswered question still has a readable scale.
+MIN_SPAN = 0.1
+
 
 @dataclass(frozen=True)
 class OutcomeStyle:
@@ -116,8 +119,21 @@ class TimelineQuestion:
 
     @property
     def duration(self) -> float | None:
-        """Seconds from question to answer, None without an answer."""
+        """Seconds from question to answer, None without an answer (negative when the answering service's clock is
+        behind the asker's)."""
         return None if self.end is None else self.end - self.start
+
+    def outcome_text(self, timeline_end: float) -> str:
+        """What the pictures write after the bar: `1.20 s`, `1.20 s  ValueError`, `no answer after 3.10 s`."""
+        if self.end is None:
+            return f"no answer after {format_seconds(timeline_end - self.start)}"
+        duration = self.end - self.start
+        text = format_seconds(duration)
+        if duration < 0:
+            text = f"answered {format_seconds(-duration)} before it was asked (the services' clocks differ)"
+        if self.outcome == EXCEPTION:
+            text += f"  {self.answer_text.split(':', 1)[0]}"
+        return text
 
     def markers_of(self, kind: str) -> list[Marker]:
         """The markers of one kind, in time order."""
@@ -181,6 +197,28 @@ class Timeline:
         parsed.sort(key=lambda row: row.time)
         return _build(parsed, originator_question_uuid)
 
+    @property
+    def earliest(self) -> float:
+        """Seconds of the earliest thing drawn: 0, or less when a service's clock is behind the originator's (each
+        event's time is its sender's)."""
+        times = [question.start for question in self.questions]
+        times += [marker.seconds for question in self.questions for marker in question.markers]
+        return min([0.0, *times])
+
+    def time_range(self) -> tuple[float, float]:
+        """The seconds the time axis must show: from `earliest` to the last event, at least `MIN_SPAN` long."""
+        return self.earliest, max(self.end, self.earliest + MIN_SPAN)
+
+    def bar(self, question: TimelineQuestion) -> tuple[float, float]:
+        """Where a question's bar starts and ends (seconds): from when it was asked to its answer, or to the last
+        event of the tree without one, widened to hold every event of the question (whose times are its service's
+        clock, which may differ from its parent's)."""
+        times = [question.start, *(marker.seconds for marker in question.markers)]
+        if question.end is not None:
+            times.append(question.end)
+        right = question.end if question.end is not None else self.end
+        return min(times), max(right, *times)
+
     def question(self, question_uuid: str) -> TimelineQuestion:
         """The question of this UUID; KeyError naming it if the tree has none."""
         for question in self.questions:
@@ -230,6 +268,8 @@ def service_name(sruid: str) -> str:
 
 def format_seconds(seconds: float) -> str:
     """`42 ms`, `4.20 s`, `95.0 s`, `2 min 5 s`, `1 h 2 min`: short, with the precision that matters."""
+    if seconds < 0:
+        return f"-{format_seconds(-seconds)}"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 10:

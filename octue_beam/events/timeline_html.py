@@ -114,12 +114,11 @@ def svg_picture(timeline: Timeline) -> str:
     x1 = WIDTH - RIGHT_ROOM
     rows_height = ROW_HEIGHT * len(questions)
     height = TOP + rows_height + AXIS_HEIGHT
-    end = max(timeline.end, 1e-3)
-    ticks = _ticks(end)
-    scale_end = max(end, ticks[-1])
+    ticks = _ticks(*timeline.time_range())
+    low, high = ticks[0], ticks[-1]
 
     def x(seconds: float) -> float:
-        return round(x0 + (x1 - x0) * seconds / scale_end, 2)
+        return round(x0 + (x1 - x0) * (seconds - low) / (high - low), 2)
 
     def y(row: int) -> float:
         return TOP + ROW_HEIGHT * row + ROW_HEIGHT / 2
@@ -213,16 +212,11 @@ def svg_picture(timeline: Timeline) -> str:
 
 def _bar(question: TimelineQuestion, timeline: Timeline, x: Callable[[float], float], centre: float) -> str:
     style = OUTCOME_STYLES[question.outcome]
-    end = question.end if question.end is not None else timeline.end
-    left, right = x(question.start), max(x(end), x(question.start) + 2)
+    start, end = timeline.bar(question)
+    left, right = x(start), max(x(end), x(start) + 2)
     fill = "url(#hatch)" if style.hatched else style.fill
     dashes = ' stroke-dasharray="4 2"' if question.outcome == NO_ANSWER else ""
-    if question.outcome == NO_ANSWER:
-        after = f"no answer after {format_seconds(timeline.end - question.start)}"
-    else:
-        after = format_seconds(question.duration or 0.0)
-        if question.outcome == EXCEPTION:
-            after += f"  {question.answer_text.split(':', 1)[0]}"
+    after = question.outcome_text(timeline.end)
     colour = style.edge if question.outcome == EXCEPTION else TEXT
     return (
         f'<g class="answer" data-question-uuid="{_attribute(question.question_uuid)}">'
@@ -296,13 +290,15 @@ def _shape(symbol: str, colour: str, cx: float, cy: float, size: float = 1.0) ->
     )
 
 
-def _ticks(end: float, target: int = 8) -> list[float]:
-    """Round tick values from 0 past `end` (steps of 1, 2, 2.5 or 5 times a power of ten)."""
-    raw = end / target
+def _ticks(start: float, end: float, target: int = 8) -> list[float]:
+    """Round tick values from `start` (at most 0) to `end` or just past them (steps of 1, 2, 2.5 or 5 times a power
+    of ten), at least two."""
+    raw = (end - start) / target
     power = 10 ** math.floor(math.log10(raw))
     step = next(factor * power for factor in (1, 2, 2.5, 5, 10) if factor * power >= raw)
-    count = math.ceil(end / step - 1e-9)
-    return [round(index * step, 10) for index in range(count + 1)]
+    first = math.floor(start / step + 1e-9)
+    last = max(math.ceil(end / step - 1e-9), first + 1)
+    return [round(index * step, 10) for index in range(first, last + 1)]
 
 
 def _tick_label(value: float) -> str:

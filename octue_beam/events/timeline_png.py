@@ -20,7 +20,6 @@ from octue_beam.events.timeline import (
     OUTCOMES,
     Timeline,
     TimelineQuestion,
-    format_seconds,
 )
 
 EXTRA = "timeline"
@@ -30,6 +29,7 @@ WIDTH_PIXELS = 1440
 ROW_PIXELS = 42  # per question
 HEADER_PIXELS = 138  # title, subtitle and legend
 FOOTER_PIXELS = 72  # the time axis and its label
+MAX_QUESTIONS = 1000  # 42,210 pixels high: within matplotlib's limit of 65,536 a side
 WIDTH = WIDTH_PIXELS / DPI  # inches, as matplotlib counts
 ROW_HEIGHT = ROW_PIXELS / DPI
 HEADER = HEADER_PIXELS / DPI
@@ -55,8 +55,25 @@ def picture_size(question_count: int) -> tuple[int, int]:
     return WIDTH_PIXELS, HEADER_PIXELS + FOOTER_PIXELS + ROW_PIXELS * max(question_count, 2)
 
 
+def require_matplotlib() -> None:
+    """Raise `MissingExtra`, saying what to install, unless matplotlib can be imported."""
+    try:
+        import matplotlib  # noqa: F401 - only whether it imports
+    except ImportError:
+        raise MissingExtra(
+            f"Drawing a timeline as a PNG needs matplotlib: pip install 'octue_beam[{EXTRA}]' (an .html timeline "
+            f"needs nothing more)."
+        ) from None
+
+
 def draw_png(timeline: Timeline, path: str | os.PathLike) -> None:
-    """Draw `timeline` to a PNG file at `path`. Raises `MissingExtra` when matplotlib is not installed."""
+    """Draw `timeline` to a PNG file at `path`. Raises `MissingExtra` when matplotlib is not installed, ValueError
+    for a tree too big for one picture (`MAX_QUESTIONS`)."""
+    if len(timeline.questions) > MAX_QUESTIONS:
+        raise ValueError(
+            f"The tree has {len(timeline.questions)} questions: a PNG shows at most {MAX_QUESTIONS} (one row each); "
+            f"draw it as .html instead."
+        )
     figure = _figure(timeline)
     figure.savefig(os.fspath(path), format="png", dpi=DPI, facecolor="white")
 
@@ -64,16 +81,11 @@ def draw_png(timeline: Timeline, path: str | os.PathLike) -> None:
 def _figure(timeline: Timeline) -> Any:
     # Imported here: matplotlib is an optional extra and slow to import; the Agg canvas draws without any GUI and
     # without touching pyplot's global backend.
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import Patch
-    except ImportError:
-        raise MissingExtra(
-            f"Drawing a timeline as a PNG needs matplotlib: pip install 'octue_beam[{EXTRA}]' (an .html timeline "
-            f"needs nothing more)."
-        ) from None
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     questions = timeline.questions
     rows = max(len(questions), 2)
@@ -93,9 +105,9 @@ def _figure(timeline: Timeline) -> Any:
     )
     tree_axes.set_ylim(rows - 0.5, -0.5)  # row 0 at the top
 
-    end = max(timeline.end, 1e-3)
-    x_max = end * 1.2 + 1e-3  # room after the last bar for its duration
-    time_axes.set_xlim(-end * 0.015, x_max)
+    low, high = timeline.time_range()
+    span = high - low
+    time_axes.set_xlim(low - span * 0.015, high + span * 0.2)  # room after the last bar for its duration
     tree_axes.set_xlim(0, label_width)
 
     for row in range(len(questions)):
@@ -195,9 +207,10 @@ def _draw_tree(axes: Any, timeline: Timeline) -> None:
 def _draw_bars(axes: Any, timeline: Timeline) -> None:
     for row, question in enumerate(timeline.questions):
         style = OUTCOME_STYLES[question.outcome]
-        end = question.end if question.end is not None else timeline.end
+        left, right = timeline.bar(question)
+        low, high = timeline.time_range()
         axes.barh(
-            row, max(end - question.start, timeline.end * 0.002), left=question.start, height=BAR_HEIGHT,
+            row, max(right - left, (high - low) * 0.002), left=left, height=BAR_HEIGHT,
             color=style.fill, edgecolor=style.edge, linewidth=1.1, hatch="////" if style.hatched else None,
             linestyle="--" if question.outcome == NO_ANSWER else "-", zorder=2,
         )
@@ -248,12 +261,7 @@ def _draw_durations(axes: Any, timeline: Timeline) -> None:
     """After each bar: its duration, the exception type of a failure, or "no answer yet"."""
     for row, question in enumerate(timeline.questions):
         style = OUTCOME_STYLES[question.outcome]
-        if question.outcome == NO_ANSWER:
-            text, x = f"no answer after {format_seconds(timeline.end - question.start)}", timeline.end
-        else:
-            text, x = format_seconds(question.duration or 0.0), question.end
-            if question.outcome == EXCEPTION:
-                text += f"  {question.answer_text.split(':', 1)[0]}"
+        text, x = question.outcome_text(timeline.end), timeline.bar(question)[1]
         axes.annotate(
             text, (x, row), xytext=(8 if question.outcome == EXCEPTION else 4, 0), textcoords="offset points",
             fontsize=7.5, color=style.edge if question.outcome == EXCEPTION else TEXT, va="center", ha="left",
