@@ -55,6 +55,7 @@ def load_app(app_source_path: str | Path) -> Callable[[object], None]:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     folder = str(path.parent)
+    _forget_shadowed_modules(path.parent)
     sys.path.insert(0, folder)
     sys.modules[module_name] = module
     try:
@@ -72,3 +73,34 @@ def load_app(app_source_path: str | Path) -> Callable[[object], None]:
     except InvalidApp:
         del sys.modules[module_name]
         raise
+
+
+def _forget_shadowed_modules(folder: Path) -> None:
+    """Drop from `sys.modules` the modules that the app's own modules of the same name must replace.
+
+    An app imports its sibling modules by their plain names (`from fractal import fractal`). If another app loaded in
+    this process (or anything else) already imported a module of that name from elsewhere, Python would hand this
+    app that one. Each top-level module or package in the app's folder therefore replaces a same-named module
+    (and its submodules) imported from outside the folder; the apps already loaded keep the modules they hold.
+    """
+    names = {child.stem for child in folder.glob("*.py")} | {
+        child.parent.name for child in folder.glob("*/__init__.py") if child.parent.name.isidentifier()
+    }
+    root = folder.resolve()
+    for name in names - {"app", "setup", "conftest", "tests", "test"} - set(sys.stdlib_module_names):
+        module = sys.modules.get(name)
+        if module is None or _inside(module, root):
+            continue
+        for loaded in [loaded for loaded in sys.modules if loaded == name or loaded.startswith(name + ".")]:
+            del sys.modules[loaded]
+
+
+def _inside(module: object, folder: Path) -> bool:
+    locations = [getattr(module, "__file__", None), *list(getattr(module, "__path__", []) or [])]
+    for location in filter(None, locations):
+        try:
+            Path(location).resolve().relative_to(folder)
+            return True
+        except ValueError:
+            continue
+    return False

@@ -1,3 +1,5 @@
+import types
+
 import pytest
 
 from octue_beam.exceptions import InvalidApp
@@ -86,3 +88,27 @@ def test_several_services_in_one_process_with_their_own_modules(tmp_path):
         app(analysis)
         results.append(analysis.output_values)
     assert results == ["one", "two"]
+
+
+def test_apps_with_same_named_sibling_modules_each_get_their_own(tmp_path):
+    """Two apps loaded in one process whose folders both have a `helper` module (or package) each import their own,
+    not the one the first app put in sys.modules (Octue's fractal template and examples/fractal both have
+    `fractal`)."""
+    apps = []
+    for name, package in (("first", False), ("second", True)):
+        folder = tmp_path / name
+        folder.mkdir()
+        if package:
+            (folder / "helper").mkdir()
+            (folder / "helper" / "__init__.py").write_text(f"WHO = {name!r}\n")
+        else:
+            (folder / "helper.py").write_text(f"WHO = {name!r}\n")
+        app = "import helper\n\n\ndef run(analysis):\n    analysis.output_values = helper.WHO\n"
+        (folder / "app.py").write_text(app)
+        apps.append(load_app(folder))
+    outputs = []
+    for app in apps:
+        analysis = types.SimpleNamespace(output_values=None)
+        app(analysis)
+        outputs.append(analysis.output_values)
+    assert outputs == ["first", "second"]
