@@ -13,7 +13,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["octue_beam", "octue_beam.*"]),
     include_package_data=True,
-    package_data={"octue_beam": ["schemas/*.json"]},
+    package_data={"octue_beam": ["schemas/*.json", "templates/*/**/*", "templates/*/**/.*"]},
     install_requires=[
         line for line in (HERE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")
     ],
