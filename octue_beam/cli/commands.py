@@ -9,6 +9,20 @@ when it runs.
 
 from types import ModuleType
 
-from octue_beam.cli import ask, ask_local, deploy, diagnostics, dockerfile, events, init, port, run, serve
+from octue_beam.cli import (
+    ask,
+    ask_local,
+    deploy,
+    diagnostics,
+    dockerfile,
+    events,
+    init,
+    port,
+    record_events,
+    run,
+    serve,
+)
 
-COMMANDS: tuple[ModuleType, ...] = (ask_local, run, serve, ask, diagnostics, events, dockerfile, deploy, port, init)
+COMMANDS: tuple[ModuleType, ...] = (
+    ask_local, run, serve, ask, diagnostics, events, record_events, dockerfile, deploy, port, init
+)

@@ -10,7 +10,7 @@ anything (`cli.serving.check_pipeline_arguments`), so `--heartbeat_intervall` is
 import argparse
 from typing import Any
 
-from octue_beam.cli.arguments import TYPO_CUTOFF
+from octue_beam.cli.arguments import TYPO_CUTOFF, CommandError
 
 #: `--runner` values that submit to Dataflow (as `octue_beam.pipeline.runners` reads them; that module imports Beam).
 #: Any other value is served locally, and the pipeline process refuses the names no local runner answers to.
@@ -85,6 +85,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--ask-timeout", type=float, default=300, help="seconds to wait for the --ask answer (default: 300)"
     )
+    parser.add_argument(
+        "--record-events",
+        metavar="DIR",
+        help="also run the event recorder (`record-events`) beside the services, writing every question and event "
+        "of the services topic to the event store in the folder DIR (e.g. .octue-beam/events), stopped with "
+        "everything else; read it with `events get`/`events replay` (local runs only)",
+    )
     # Internal: the pipeline process of a local run, started by the `run` that supervises it (cli.supervising).
     parser.add_argument("--control-fd", dest="control_fd", type=int, help=argparse.SUPPRESS)
     parser.set_defaults(handler=handle, pipeline_args=[], run_options=parser.own_options)
@@ -99,6 +106,11 @@ def handle(args: argparse.Namespace) -> int:
 
         return serving.serve_pipeline(args)
     if str(args.runner).lower() in DATAFLOW_NAMES:
+        if args.record_events:
+            raise CommandError(
+                "--record-events records a local run; on Dataflow run the recorder itself: python -m octue_beam "
+                "record-events --runner DataflowRunner --table PROJECT.DATASET.TABLE"
+            )
         from octue_beam.cli import serving
 
         return serving.submit(args)

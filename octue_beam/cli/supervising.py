@@ -26,6 +26,11 @@ process, whose stdout is this process's stderr (stdout holds the `--ask` answer 
   The pipeline process, the emulators and the companions die with `run` even if it is killed outright (Linux's
   parent-death signal, `octue_beam.processes.die_with_parent`).
 
+With `--record-events DIR`, the event recorder (`python -m octue_beam record-events`, `cli.record_events`) runs
+beside the services in a subprocess of its own, on the run's topic and emulators: started once the first pipeline
+process is ready (and ready itself before the ready message and any `--ask`), stopped last, after the services, so
+that it records the exceptions `run` sends as it stops.
+
 The topic and subscription are created by the pipeline process (`cli.serving`), each time one starts.
 """
 
@@ -50,9 +55,10 @@ from octue_beam.answering.journal import JOURNAL_VARIABLE, answer_in_flight, cla
 from octue_beam.asking import ask
 from octue_beam.asking.session import close_listeners
 from octue_beam.cli.answers import answer_json, failure_message, log_monitor_message, print_answer
-from octue_beam.cli.arguments import load_json_argument
+from octue_beam.cli.arguments import CommandError, load_json_argument
 from octue_beam.cli.examples import ExampleQuestion, example_question
 from octue_beam.cli.manifests import upload_local_datasets
+from octue_beam.cli.record_events import RecorderProcess
 from octue_beam.cli.signals import stop_signals_as_keyboard_interrupt
 from octue_beam.emulators.local import LocalEmulators, local_emulators
 from octue_beam.emulators.services import READY, LocalService
@@ -105,12 +111,15 @@ def supervise(args: argparse.Namespace) -> NoReturn:
                 if question is not None:
                     question["input_manifest"] = upload_local_datasets(question["input_manifest"], "--ask-manifest")
                 supervisor = Supervisor(args, local)
+                recorder = None
                 try:
                     report = supervisor.start()
+                    recorder = _launch_recorder(args, report)
                     companions = _start_companions(serving_projects(main, others, report["project"]), report)
                     try:
+                        _wait_for_recorder(recorder)
                         stream = sys.stderr if question is not None else sys.stdout
-                        _print_ready(report, local, example, stream=stream)
+                        _print_ready(report, local, example, stream=stream, recorder=recorder)
                         supervisor.answer_abandoned_in_background()
                         if question is None:
                             code = supervisor.watch()
@@ -120,6 +129,8 @@ def supervise(args: argparse.Namespace) -> NoReturn:
                         _stop_companions(companions)
                 finally:
                     supervisor.stop()
+                    if recorder is not None:  # last: it records the exceptions the supervisor sent as it stopped
+                        recorder.stop()
         except KeyboardInterrupt:
             print("Stopping the service.", file=sys.stderr)
             code = 0
@@ -485,6 +496,32 @@ def _start_companions(placements: list[tuple[ServiceLocation, str]], report: dic
     return companions
 
 
+def _launch_recorder(args: argparse.Namespace, report: dict) -> RecorderProcess | None:
+    """With `--record-events DIR`: start the event recorder on the run's topic and project (not waiting for it),
+    from this (the main) thread, so that it dies with this process; its output goes to stderr."""
+    if not getattr(args, "record_events", None):
+        return None
+    return RecorderProcess(
+        args.record_events,
+        project=report["project"],
+        topic_name=report["topic_path"],
+        log_level=str(getattr(args, "log_level", "INFO")),
+        echo=sys.stderr,
+        die_with_parent=True,
+    ).launch()
+
+
+def _wait_for_recorder(recorder: RecorderProcess | None) -> None:
+    """Wait until the recorder reads the topic (before anything is asked); a recorder that cannot start stops the
+    run with its output."""
+    if recorder is None:
+        return
+    try:
+        recorder.wait_until_ready()
+    except RuntimeError as error:
+        raise CommandError(str(error)) from None
+
+
 def _stop_companions(companions: list[LocalService]) -> None:
     with futures.ThreadPoolExecutor(max_workers=max(1, len(companions))) as pool:
         list(pool.map(lambda companion: companion.stop(), companions))
@@ -553,7 +590,8 @@ def _exit(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _print_ready(report: dict, local: LocalEmulators, example: ExampleQuestion, stream: TextIO | None = None) -> None:
+def _print_ready(report: dict, local: LocalEmulators, example: ExampleQuestion, stream: TextIO | None = None,
+                 recorder: RecorderProcess | None = None) -> None:
     """Say what runs where and how to ask it (on stderr when stdout is for an `--ask` answer); the last line says
     `is ready`, which `LocalService` waits for."""
     stream = stream or sys.stdout
@@ -574,6 +612,12 @@ def _print_ready(report: dict, local: LocalEmulators, example: ExampleQuestion, 
     print(f"  SRUID: {sruid}", file=stream)
     print(f"  emulators started here: {started}", file=stream)
     print(f"  pipeline process: {report.get('pid')} (restarted if it dies)", file=stream)
+    if recorder is not None:
+        print(
+            f"  event recorder: every question and event to {recorder.store} (process {recorder.pid}); read them "
+            f"with python -m octue_beam events get --store {shlex.quote(recorder.store)}",
+            file=stream,
+        )
     print(f"  Ask it from another shell ({example.source}):", file=stream)
     ask_command = f"{prefix} python -m octue_beam ask {sruid} {example.command_line}".rstrip()
     if example.folder:
