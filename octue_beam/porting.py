@@ -50,6 +50,9 @@ OCTUE_NAMES: dict[str, dict[str, str]] = {
         "split_service_id": "octue_beam.messaging.sruid",
         "validate_sruid": "octue_beam.messaging.sruid",
     },
+    "octue.twined.cloud.pub_sub.bigquery": {"get_events": "octue_beam"},
+    "octue.twined.cloud.events.replayer": {"EventReplayer": "octue_beam"},
+    "octue.twined.cloud.events": {"EventReplayer": "octue_beam"},
     "octue.cloud.storage.path": dict.fromkeys(
         ("generate_gs_path", "is_cloud_path", "is_cloud_uri", "is_url", "join", "relpath",
          "split_bucket_name_from_cloud_path"),
@@ -71,10 +74,6 @@ for _module in ("octue.exceptions", "octue.twined.exceptions"):
 
 #: Octue names without an octue_beam namesake, and the one line to write instead.
 REPLACEMENTS: dict[str, str] = {
-    "octue.twined.cloud.pub_sub.bigquery.get_events": (
-        "Octue's event store (BigQuery) has no octue_beam counterpart: record events with "
-        "ask(..., record_events=[...]), or read an asynchronous question's with octue_beam.get_events(question_uuid)"
-    ),
     "octue.resources.filter_containers.FilterContainer": "use FilterSet, FilterList or FilterDict",
     "octue.utils.files.registered_temporary_directories": (
         "octue_beam keeps no list: a RegisteredTemporaryDirectory made while answering a question is removed with "

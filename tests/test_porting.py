@@ -62,7 +62,7 @@ def test_names_from_several_octue_beam_modules_split_keeping_aliases_and_indenta
 def test_what_cannot_be_ported_is_left_as_it_was_and_reported_by_line():
     source = (
         "import octue\n"
-        "from octue.twined.cloud.pub_sub.bigquery import get_events\n"
+        "from octue.utils import gen_uuid\n"
         "from octue.resources import Datafile, Label\n"
         "from octue.cloud.deployment import something\n"
         "with patch('octue.twined.runner.Child', side_effect=emulators):\n"
@@ -71,7 +71,7 @@ def test_what_cannot_be_ported_is_left_as_it_was_and_reported_by_line():
     ported, unported = rewrite_imports(source)
     assert ported == source
     assert [entry.split(":")[0] for entry in unported] == ["line 1", "line 2", "line 3", "line 4", "line 5"]
-    assert "record_events" in unported[1]  # the one-line replacement for Octue's event store
+    assert "str(uuid.uuid4())" in unported[1]  # the one-line replacement for Octue's helper
     assert "no Label" in unported[2]
     assert "no counterpart of the module octue.cloud.deployment" in unported[3]
     assert "emulated_children" in unported[4]
@@ -81,3 +81,12 @@ def test_a_file_that_does_not_parse_is_returned_unchanged_and_said_so():
     ported, unported = rewrite_imports("from octue.resources import (\n")
     assert ported == "from octue.resources import (\n"
     assert unported and "not valid Python" in unported[0]
+
+
+def test_octues_event_store_names_port_to_octue_beams():
+    ported, unported = rewrite_imports(
+        "from octue.twined.cloud.pub_sub.bigquery import get_events\n"
+        "from octue.twined.cloud.events.replayer import EventReplayer\n"
+    )
+    assert ported == "from octue_beam import get_events\nfrom octue_beam import EventReplayer\n"
+    assert unported == []

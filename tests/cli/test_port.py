@@ -14,7 +14,7 @@ OCTUE_APP = '''"""An Octue app."""
 import logging
 
 from octue.resources import Datafile, Dataset
-from octue.twined.cloud.pub_sub.bigquery import get_events
+from octue.utils import gen_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def run(analysis):
 OCTUE_IMPORT = "from octue.resources import Datafile, Dataset"
 PORTED_IMPORT = "from octue_beam import Datafile, Dataset"
 PORTED_APP = OCTUE_APP.replace(OCTUE_IMPORT, PORTED_IMPORT)
-CLEAN_APP = OCTUE_APP.replace("from octue.twined.cloud.pub_sub.bigquery import get_events\n", "")
+CLEAN_APP = OCTUE_APP.replace("from octue.utils import gen_uuid\n", "")
 
 
 def _octue_service(folder, app=OCTUE_APP, requirements="octue==0.69.1\nnumpy==1.26.4\n", configuration=True):
@@ -51,7 +51,7 @@ def test_port_rewrites_imports_in_place_and_lists_what_is_left_with_exit_code_1(
     assert completed.returncode == 1, completed.stderr
     assert (tmp_path / "service" / "app.py").read_text() == PORTED_APP
     left = completed.stderr.splitlines()
-    assert left[0].startswith("service/app.py:6: from octue.twined.cloud.pub_sub.bigquery import get_events (")
+    assert left[0].startswith("service/app.py:6: from octue.utils import gen_uuid (")
     assert left[1] == "service/requirements.txt:1: octue==0.69.1 (requires octue: require octue_beam instead)"
     assert left[2].startswith("service: no octue.yaml: an octue_beam service needs one")
     assert left[3] == (
