@@ -1,15 +1,15 @@
 """Event-store rows of question trees for the timeline tests, built from the wire messages the protocol code makes.
 
 Each event goes through `messaging.publishing.wire_message` (the bytes and string attributes a service publishes),
-at a chosen time, and becomes a row with every column of docs/protocol.md's event-store row, read back: `event`
-holds the event with its `kind`, `datetime` is a UTC datetime, `other_attributes` and `backend_metadata` are JSON.
+at a chosen time, and becomes the row the recorder stores (`events.rows.event_row`, `stored_rows`) and the row
+readers get back (`events.rows.read_row`, `rows`).
 """
 
 import datetime
-import json
 import logging
 from typing import Any
 
+from octue_beam.events.rows import event_row, read_row
 from octue_beam.messaging import events
 from octue_beam.messaging.attributes import question_attributes, response_attributes
 from octue_beam.messaging.publishing import ordering_key, wire_message
@@ -18,34 +18,16 @@ START = datetime.datetime(2025, 3, 4, 9, 30, 0, tzinfo=datetime.timezone.utc)
 CLIENT = "octue-beam-tests/laptop:local"
 SDK_VERSION = "0.1.0"
 
-ROW_COLUMNS = (
-    "datetime", "uuid", "kind", "event", "other_attributes", "parent", "originator", "sender", "sender_type",
-    "sender_sdk_version", "recipient", "question_uuid", "parent_question_uuid", "originator_question_uuid", "backend",
-    "backend_metadata",
-)
-_ATTRIBUTE_COLUMNS = set(ROW_COLUMNS) - {"kind", "event", "other_attributes", "backend", "backend_metadata"}
-
-
-def wire_row(data: bytes, attributes: dict[str, str], message_id: str, key: str = "") -> dict[str, Any]:
-    """The event-store row of one published message, as it is read back from the store."""
-    event = json.loads(data)
-    row: dict[str, Any] = {column: attributes.get(column) for column in _ATTRIBUTE_COLUMNS}
-    row["datetime"] = datetime.datetime.fromisoformat(attributes["datetime"]).replace(tzinfo=datetime.timezone.utc)
-    row["kind"] = event["kind"]
-    row["event"] = event
-    row["other_attributes"] = json.dumps(
-        {name: value for name, value in attributes.items() if name not in _ATTRIBUTE_COLUMNS}, sort_keys=True
-    )
-    row["backend"] = "GoogleCloudPubSub"
-    row["backend_metadata"] = json.dumps({"message_id": message_id, "ordering_key": key})
-    return row
-
-
 class Recording:
     """Rows of one question tree, each event published at `at` seconds after `START`."""
 
     def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
+        self.stored_rows: list[dict[str, Any]] = []
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as `read_events` returns them."""
+        return [read_row(row) for row in self.stored_rows]
 
     def ask(self, at: float, recipient: str, parent: dict | None = None, input_values: Any = None, *,
             retry_count: int = 0, question_uuid: str | None = None) -> dict:
@@ -95,8 +77,9 @@ class Recording:
 
     def _publish(self, at: float, event: dict, attributes: dict, key: str) -> None:
         data, wire_attributes = wire_message(event, attributes)
-        wire_attributes["datetime"] = (START + datetime.timedelta(seconds=at)).replace(tzinfo=None).isoformat()
-        self.rows.append(wire_row(data, wire_attributes, message_id=str(len(self.rows) + 1), key=key))
+        published = START + datetime.timedelta(seconds=at)
+        wire_attributes["datetime"] = published.replace(tzinfo=None).isoformat()
+        self.stored_rows.append(event_row(data, wire_attributes, str(len(self.stored_rows) + 1), published, key))
 
 
 PARENT_SERVICE = "octue-beam-examples/parent-service:local"
@@ -105,10 +88,10 @@ ELEVATION = "octue-beam-examples/elevation-service:local"
 TERRAIN = "octue-beam-examples/terrain-service:2-1-0"
 
 
-def parent_with_children() -> tuple[list[dict], dict[str, dict]]:
+def parent_with_children(as_recording: bool = False) -> tuple[Any, dict[str, dict]]:
     """A parent asking two children in parallel; the elevation service asks a grandchild that fails, catches it and
     still answers; the parent logs, sends monitor messages and answers. Returns the rows (shuffled out of time
-    order, as a store may give them) and the questions by name."""
+    order, as a store may give them), or the `Recording` itself, and the questions by name."""
     recording = Recording()
     root = recording.ask(0.0, PARENT_SERVICE, input_values={"locations": [[51.5, -0.1], [-33.9, 151.2]]})
     recording.acknowledge(root, 0.35, heartbeat_every=2.0, until=6.4)
@@ -129,8 +112,11 @@ def parent_with_children() -> tuple[list[dict], dict[str, dict]]:
     recording.result(elevation, 5.2, {"elevations": [11.0]})
     recording.monitor(root, 5.5, {"status": "combining"})
     recording.result(root, 6.4, {"wind_speeds": [7.2], "elevations": [11.0]})
-    rows = recording.rows[::2] + recording.rows[1::2]
-    return rows, {"root": root, "wind": wind, "elevation": elevation, "terrain": terrain}
+    questions = {"root": root, "wind": wind, "elevation": elevation, "terrain": terrain}
+    if as_recording:
+        return recording, questions
+    rows = recording.rows
+    return rows[::2] + rows[1::2], questions
 
 
 def wide_tree(questions: int, unanswered: int = 0) -> list[dict]:

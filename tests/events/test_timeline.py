@@ -5,9 +5,15 @@ The rows are those of docs/protocol.md's event-store row, made from the wire mes
 """
 
 import html.parser
+import importlib.util
 import json
 import logging
 import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -22,7 +28,7 @@ from octue_beam.events.timeline import (
     Timeline,
 )
 from octue_beam.events.timeline_html import draw_html
-from octue_beam.events.timeline_png import DPI, FOOTER_PIXELS, HEADER_PIXELS, draw_png
+from octue_beam.events.timeline_png import DPI, FOOTER_PIXELS, HEADER_PIXELS, MAX_QUESTIONS, draw_png
 from tests.events.recorded_trees import (
     ELEVATION,
     PARENT_SERVICE,
@@ -33,6 +39,8 @@ from tests.events.recorded_trees import (
     parent_with_children,
     wide_tree,
 )
+from tests.support.paths import REPOSITORY
+from tests.test_cli_imports import imported_modules
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -257,6 +265,40 @@ def test_the_png_grows_a_row_per_question_and_shows_unanswered_ones(tmp_path):
     assert sizes[50] == (1440, 2310)  # 50 questions still fit a screen or two
 
 
+def test_a_service_whose_clock_is_behind_is_drawn_before_zero(tmp_path):
+    """Each event's time is its sender's clock: a child whose clock is behind the parent's answers "before" it was
+    asked. The pictures widen their time axis to show it rather than cut it off."""
+    recording = Recording()
+    root = recording.ask(0.0, PARENT_SERVICE)
+    child = recording.ask(0.5, WIND, root)
+    recording.acknowledge(child, -0.4)  # the child's clock is 0.9 s behind
+    recording.result(child, -0.2, {})
+    recording.result(root, 1.0, {})
+    timeline = Timeline.from_rows(recording.rows)
+    assert timeline.earliest == -0.4
+    late = timeline.question(child["question_uuid"])
+    assert timeline.bar(late) == (-0.4, 0.5)  # from its first event to when it was asked
+    assert late.outcome_text(timeline.end) == "answered 700 ms before it was asked (the services' clocks differ)"
+    draw_html(timeline, tmp_path / "skew.html")
+    svg = ET.fromstring((tmp_path / "skew.html").read_text(encoding="utf-8").split("\n", 1)[1]).find(f".//{SVG}svg")
+    bars = {group.get("data-question-uuid"): group.find(f"{SVG}rect") for group in svg.iter(f"{SVG}g")
+            if group.get("class") == "answer"}
+    acknowledgement = [group for group in svg.iter(f"{SVG}g") if group.get("data-kind") == "delivery_acknowledgement"]
+    root_left = float(bars[root["question_uuid"]].get("x"))
+    assert float(acknowledgement[0].find(f"{SVG}circle").get("cx")) < root_left
+    assert root_left > float(svg.find(f".//{SVG}g[@class='question']/{SVG}text").get("x"))  # right of the labels
+    if importlib.util.find_spec("matplotlib"):
+        draw_png(timeline, tmp_path / "skew.png")
+        assert png_size(tmp_path / "skew.png") == (1440, 138 + 2 * 42 + 72)
+
+
+def test_a_tree_too_big_for_one_png_is_refused_before_drawing(tmp_path):
+    timeline = Timeline.from_rows(wide_tree(MAX_QUESTIONS + 1))
+    with pytest.raises(ValueError, match=f"The tree has {MAX_QUESTIONS + 1} questions: a PNG shows at most"):
+        draw_png(timeline, tmp_path / "big.png")
+    assert not (tmp_path / "big.png").exists()
+
+
 # ------------------------------------------------------------------------------------------------------------ HTML
 
 
@@ -344,3 +386,228 @@ def test_the_html_page_shows_any_text_literally(tmp_path):
     (data,) = [element for element in document.iter("script") if element.get("id") == "timeline-data"]
     marker = json.loads(data.text)["questions"][0]["markers"][0]
     assert marker["text"] == "ERROR [app] </script><script>alert('&')</script>\x07 done"
+
+
+# ------------------------------------------------------------------------------------------------------------- CLI
+
+
+def write_store(folder, *recordings: Recording) -> None:
+    """A local event store holding the recordings' rows, as the recorder writes them (a Parquet file in the date
+    partition of their day)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from octue_beam.events.rows import PARQUET_SCHEMA
+
+    partition = folder / f"date={START.date().isoformat()}"
+    partition.mkdir(parents=True, exist_ok=True)
+    for index, recording in enumerate(recordings):
+        table = pa.Table.from_pylist(recording.stored_rows, schema=PARQUET_SCHEMA)
+        pq.write_table(table, partition / f"events-{index}.parquet")
+
+
+def run_cli(*arguments: str, blocked: str | None = None) -> subprocess.CompletedProcess:
+    """`python -m octue_beam <arguments>` in its own process (with the module `blocked` made unimportable)."""
+    code = "import runpy, sys; sys.argv = ['octue_beam', *sys.argv[1:]]; "
+    if blocked:
+        code += f"sys.modules[{blocked!r}] = None; "
+    code += "runpy.run_module('octue_beam', run_name='__main__')"
+    return subprocess.run(
+        [sys.executable, "-c", code, *arguments], cwd=REPOSITORY, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A store with two trees: the parent with two children, and another tree of three questions."""
+    recording, asked = parent_with_children(as_recording=True)
+    other = Recording()
+    other_root = other.ask(10.0, PARENT_SERVICE)
+    for index in range(2):
+        other.result(other.ask(10.5, WIND, other_root), 11.0 + index, {"n": index})
+    other.result(other_root, 13.0, {})
+    write_store(tmp_path / "store", recording, other)
+    return tmp_path / "store", asked
+
+
+def test_events_timeline_draws_a_tree_of_the_store_as_png_and_html(store, tmp_path, capsys):
+    from octue_beam.cli import main
+
+    folder, asked = store
+    root = asked["root"]["question_uuid"]
+    for name in ("tree.png", "tree.html"):
+        code = main(["events", "timeline", "--originator-question-uuid", root, "--output", str(tmp_path / name),
+                     "--store", str(folder)])
+        assert code == 0
+        assert capsys.readouterr().out == (
+            "Wrote the timeline of 4 questions: 3 answered, 1 failed, 0 without an answer yet, over 6.40 s, to "
+            f"{tmp_path / name}.\n"
+        )
+    assert png_size(tmp_path / "tree.png") == (1440, 138 + 4 * 42 + 72)  # the chosen tree alone
+    page = (tmp_path / "tree.html").read_text(encoding="utf-8")
+    document = ET.fromstring(page.split("\n", 1)[1])
+    groups = [group for group in document.iter(f"{SVG}g") if group.get("class") == "question"]
+    assert [group.get("data-question-uuid") for group in groups] == [
+        asked[name]["question_uuid"] for name in ("root", "wind", "elevation", "terrain")
+    ]
+
+
+def test_events_timeline_errors_name_what_is_wrong(store, tmp_path):
+    folder, asked = store
+    root = asked["root"]["question_uuid"]
+    cases = [
+        (["--output", str(tmp_path / "tree.svg"), "--store", str(folder)],
+         f"--output '{tmp_path / 'tree.svg'}' must end in .png (a picture) or .html"),
+        (["--output", str(tmp_path / "nowhere" / "tree.png"), "--store", str(folder)],
+         f"there is no folder '{tmp_path / 'nowhere'}'"),
+        (["--output", str(tmp_path / "tree.png"), "--store", str(tmp_path / "empty")],
+         f"There is no event store at '{tmp_path / 'empty'}'"),
+    ]
+    for arguments, message in cases:
+        completed = run_cli("events", "timeline", "--originator-question-uuid", root, *arguments)
+        assert completed.returncode == 1, completed.stderr
+        assert message in completed.stderr
+    unknown = "00000000-0000-4000-8000-000000000000"
+    completed = run_cli("events", "timeline", "--originator-question-uuid", unknown, "--output",
+                        str(tmp_path / "tree.html"), "--store", str(folder))
+    assert completed.returncode == 1
+    assert f"The event store {folder} holds no events of the question tree {unknown}" in completed.stderr
+    completed = run_cli("events", "timeline", "--originator-question-uuid", "root", "--output",
+                        str(tmp_path / "tree.html"), "--store", str(folder))
+    assert completed.returncode == 1 and "originator_question_uuid must be a UUID" in completed.stderr
+    assert not list(tmp_path.glob("tree.*"))
+
+
+def test_events_timeline_names_the_extra_when_matplotlib_is_missing(store, tmp_path):
+    folder, asked = store
+    arguments = ["events", "timeline", "--originator-question-uuid", asked["root"]["question_uuid"], "--store",
+                 str(folder), "--output"]
+    completed = run_cli(*arguments, str(tmp_path / "tree.png"), blocked="matplotlib")
+    assert completed.returncode == 1
+    assert "needs matplotlib: pip install 'octue_beam[timeline]'" in completed.stderr
+    assert not (tmp_path / "tree.png").exists()
+    completed = run_cli(*arguments, str(tmp_path / "tree.html"), blocked="matplotlib")  # HTML needs nothing
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "tree.html").stat().st_size > 10_000
+
+
+def test_events_timeline_help_imports_neither_matplotlib_nor_the_store():
+    modules = imported_modules("events", "timeline", "--help")
+    assert [name for name in modules if name.split(".")[0] in ("matplotlib", "pyarrow", "apache_beam")] == []
+    assert "octue_beam.events.timeline" not in modules
+
+
+# -------------------------------------------------------------------------------------------------- a real tree
+
+
+class TopicRecorder:
+    """Every message of a services topic, kept as the recorder stores it (`events.rows.event_row`), through a
+    subscription of its own on the Pub/Sub emulator."""
+
+    def __init__(self, project: str, topic: str) -> None:
+        from google.cloud import pubsub_v1
+
+        from octue_beam.messaging.pubsub import delete_subscription, ensure_subscription
+
+        self.stored_rows: list[dict] = []
+        self.name = f"test-timeline-{uuid.uuid4().hex[:10]}"
+        path = ensure_subscription(project, self.name, topic, enable_message_ordering=True)
+        self._delete = lambda: delete_subscription(project, self.name)
+        self._subscriber = pubsub_v1.SubscriberClient()
+        self._lock = threading.Lock()
+        self._future = self._subscriber.subscribe(path, self._receive)
+
+    def _receive(self, message) -> None:
+        from octue_beam.events.rows import event_row
+
+        message.ack()
+        row = event_row(message.data, dict(message.attributes), message.message_id, message.publish_time,
+                        message.ordering_key)
+        with self._lock:
+            self.stored_rows.append(row)
+
+    def rows(self, until_kinds: int, originator_question_uuid: str, timeout: float = 30) -> list[dict]:
+        """The rows read back, once the tree has `until_kinds` final events (result or exception)."""
+        from octue_beam.events.rows import read_row
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                rows = [read_row(row) for row in self.stored_rows
+                        if row["originator_question_uuid"] == originator_question_uuid]
+            if sum(row["kind"] in ("result", "exception") for row in rows) >= until_kinds:
+                return rows
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"The tree has {len(rows)} events, not {until_kinds} answers, after {timeout} s.")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self._future.cancel()
+        try:
+            self._future.result(timeout=10)
+        except Exception:  # noqa: BLE001 - cancelled
+            pass
+        self._subscriber.close()
+        self._delete()
+
+
+def test_the_timeline_of_a_real_parent_with_two_children(pubsub_emulator, tmp_path):
+    """The child-services example served as three pipelines, asked once; every message of its topic recorded as
+    the event store keeps it: the timeline is the real tree, and both pictures draw it."""
+    from octue_beam import ask
+    from tests.pipeline.test_child_services import CHILD_PROJECT, EXAMPLE, serving
+
+    services = [EXAMPLE / name for name in ("wind-speed-service", "elevation-service", "parent-service")]
+    with serving(services, "test.timeline") as topic:
+        recorder = TopicRecorder(CHILD_PROJECT, topic)
+        try:
+            locations = [{"latitude": 51.5, "longitude": -0.1}]
+            _, question_uuid = ask("octue-beam-examples/parent-service:local", {"locations": locations},
+                                   topic_name=topic, project=CHILD_PROJECT, timeout=120)
+            rows = recorder.rows(until_kinds=3, originator_question_uuid=question_uuid)
+        finally:
+            recorder.close()
+
+    timeline = Timeline.from_rows(rows)
+    root, *children = timeline.questions
+    assert root.question_uuid == question_uuid and root.service == "octue-beam-examples/parent-service:local"
+    assert sorted(child.service_name for child in children) == ["elevation-service", "wind-speed-service"]
+    assert [question.depth for question in timeline.questions] == [0, 1, 1]
+    assert root.children == [child.question_uuid for child in children]
+    assert {question.outcome for question in timeline.questions} == {RESULT}
+    for question in timeline.questions:
+        assert question.asked_recorded and len(question.markers_of("delivery_acknowledgement")) == 1
+        assert question.markers_of("heartbeat")
+        assert 0 <= question.start < question.end <= timeline.end
+    for child in children:  # asked while the parent ran, answered before it
+        assert root.start < child.start and child.end < root.end
+        assert child.asker == root.service
+    assert "Asking the children about 1 locations." in [marker.text.split("] ", 1)[1]
+                                                       for marker in root.markers_of("log_record")]
+
+    draw_png(timeline, tmp_path / "real.png")
+    assert png_size(tmp_path / "real.png") == (1440, 138 + 3 * 42 + 72)
+    draw_html(timeline, tmp_path / "real.html")
+    ET.fromstring((tmp_path / "real.html").read_text(encoding="utf-8").split("\n", 1)[1])
+
+
+def test_events_timeline_reads_a_bigquery_table_through_the_stand_in_for_the_google_api(tmp_path, monkeypatch,
+                                                                                      capsys):
+    """`--table` reads the tree with one parameterised query (the BigQuery client's real REST call, answered by a
+    stand-in for the Google API) and draws what it returns."""
+    from octue_beam.cli import main
+    from tests.events.test_bigquery_store import PROJECT, QUERIES, query_response
+    from tests.support.google_api import GoogleApiStandIn
+
+    recording, asked = parent_with_children(as_recording=True)
+    root = asked["root"]["question_uuid"]
+    with GoogleApiStandIn() as standin:
+        standin.route("POST", QUERIES, query_response(recording.stored_rows))
+        monkeypatch.setenv("OCTUE_BEAM_BIGQUERY_ENDPOINT", standin.endpoint)
+        code = main(["events", "timeline", "--originator-question-uuid", root, "--output", str(tmp_path / "t.html"),
+                     "--table", f"{PROJECT}.octue_twined.service-events"])
+        (request,) = standin.requests_to("POST", QUERIES)
+    assert code == 0, capsys.readouterr().err
+    assert root in json.dumps(request.json["queryParameters"]) and root not in request.json["query"]
+    page = (tmp_path / "t.html").read_text(encoding="utf-8")
+    assert all(asked[name]["question_uuid"] in page for name in asked)
