@@ -1,0 +1,237 @@
+"""The stages of a batch, one composite PTransform each, over the transport-free answering core:
+
+    ReadQuestionRows -> FailDuplicateQuestions -> AnswerQuestionRows -> WriteAnswerRows
+
+`QuestionRow`s flow into AnswerQuestionRows and answer rows (dicts, `rows.ANSWER_COLUMNS`) out of it: exactly one
+per question row, whatever happens to the question. The answering DoFn is thin: it acquires its process's
+`ServiceWorker` in `setup()` (one per process through a `ServiceWorkers` handle, as in the streaming pipeline, with
+an `AnswerSink` for a publisher), hands each question to the worker's `QuestionRunner` (the service's time limit,
+`max_concurrent_questions` at a time) and outputs each answer row as its question ends.
+"""
+
+import importlib
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.io import parquetio
+from apache_beam.io.textio import WriteToText
+from apache_beam.transforms.window import GlobalWindows
+
+from octue_beam.batch.files import JSON_LINES, file_format, read_question_rows
+from octue_beam.batch.progress import ProgressWriter
+from octue_beam.batch.questions import to_question
+from octue_beam.batch.rows import (
+    ANSWERED,
+    FAILED,
+    JSON_COLUMNS,
+    QuestionRow,
+    answer_row,
+    duplicate,
+    failure_row,
+    to_parquet_record,
+)
+from octue_beam.exceptions import InvalidEvent
+from octue_beam.pipeline.worker import ServiceWorker, ServiceWorkers
+
+METRICS_NAMESPACE = "octue_beam.batch"
+
+#: The Parquet schema of an answers file (the JSON columns as JSON text, marked as such, as in the event store).
+ANSWERS_SCHEMA = pa.schema(
+    [
+        pa.field("question_uuid", pa.string()),
+        pa.field("row", pa.int64()),
+        pa.field("status", pa.string()),
+        *(pa.field(name, pa.string(), metadata={b"type": b"JSON"}) for name in JSON_COLUMNS[:4]),
+        pa.field("exception", pa.string(), metadata={b"type": b"JSON"}),
+        pa.field("duration", pa.float64()),
+    ]
+)
+
+
+class ReadQuestionRows(beam.PTransform):
+    """The `QuestionRow`s of a questions file (read in order by one worker: rows are small, answering is the work)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def expand(self, pbegin: Any) -> Any:
+        return pbegin | "Path" >> beam.Create([self.path]) | "Read" >> beam.ParDo(_ReadRows())
+
+
+class FailDuplicateQuestions(beam.PTransform):
+    """The rows grouped by question UUID: the first row of each UUID as it is, the later ones failed with
+    `DuplicateQuestionUUID`. The grouping also spreads the rows over the workers."""
+
+    def expand(self, rows: Any) -> Any:
+        return (
+            rows
+            | "ByQuestionUUID" >> beam.Map(_keyed_by_question_uuid)
+            | "Group" >> beam.GroupByKey()
+            | "FailLaterRows" >> beam.FlatMap(_first_and_duplicates)
+        )
+
+
+class AnswerQuestionRows(beam.PTransform):
+    """An answer row for each question row: answered by the core, or failed with the reason it is no question.
+
+    `progress` is a local file the workers append their counts to (`batch.progress`), or None.
+    """
+
+    def __init__(self, workers: ServiceWorkers, max_message_bytes: int, progress: str | None = None) -> None:
+        super().__init__()
+        self.workers = workers
+        self.max_message_bytes = max_message_bytes
+        self.progress = progress
+
+    def expand(self, rows: Any) -> Any:
+        return rows | "Answer" >> beam.ParDo(_AnswerRows(self.workers, self.max_message_bytes, self.progress))
+
+
+class WriteAnswerRows(beam.PTransform):
+    """Answer rows to one file, JSON lines or Parquet by its name (no shard suffix: the file is `path`)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def expand(self, answers: Any) -> Any:
+        if file_format(self.path) == JSON_LINES:
+            return (
+                answers
+                | "ToJson" >> beam.Map(_json_line)
+                | "Write" >> WriteToText(self.path, shard_name_template="", num_shards=1)
+            )
+        return (
+            answers
+            | "ToParquet" >> beam.Map(to_parquet_record)
+            | "Write" >> _parquet_io().WriteToParquet(self.path, ANSWERS_SCHEMA, shard_name_template="", num_shards=1)
+        )
+
+
+# --- DoFns and functions ---------------------------------------------------------------------------------------------
+
+
+class _ReadRows(beam.DoFn):
+    def process(self, path: str) -> Iterator[QuestionRow]:
+        yield from read_question_rows(path)
+
+
+def _keyed_by_question_uuid(row: QuestionRow) -> tuple[str, QuestionRow]:
+    return row.question_uuid, row
+
+
+def _first_and_duplicates(group: tuple[str, Iterable[QuestionRow]]) -> Iterator[QuestionRow]:
+    rows = sorted(group[1], key=lambda row: row.index)
+    yield rows[0]
+    for later in rows[1:]:
+        yield later if later.error is not None else duplicate(later, rows[0])
+
+
+class _Running:
+    """A question handed to the runner: when it started and ended (set by the runner's thread), and its future."""
+
+    def __init__(self, row: QuestionRow, slots: threading.Semaphore) -> None:
+        self.row = row
+        self.started = time.perf_counter()
+        self.ended: float | None = None
+        self.future: Any = None
+        self._slots = slots
+
+    def end(self, future: Any) -> None:
+        self.ended = time.perf_counter()
+        self._slots.release()
+
+    def answer(self) -> dict[str, Any]:
+        """The answer row, once the question has ended (waits for it)."""
+        pending = self.future.result()
+        if pending is None:  # the core dropped it as a duplicate delivery: FailDuplicateQuestions prevents this
+            return failure_row(self.row.failed(InvalidEvent(
+                f"The question of {self.row.where} was not answered: the worker had already answered its UUID."
+            )))
+        final = pending.wait().event
+        return answer_row(self.row, final, (self.ended or time.perf_counter()) - self.started)
+
+
+class _AnswerRows(beam.DoFn):
+    """Hands each question to the worker's runner, at most its `slots` at a time (so a question's duration is its
+    own, not time spent queued), and outputs the answer row of each question as it ends: in `process` those that
+    ended meanwhile, in `finish_bundle` the rest (waiting for them, each within its time limit)."""
+
+    def __init__(self, workers: ServiceWorkers, max_message_bytes: int, progress: str | None) -> None:
+        super().__init__()
+        self.workers = workers
+        self.max_message_bytes = max_message_bytes
+        self.progress = progress
+        self._worker: ServiceWorker | None = None
+        self._running: list[_Running] = []
+
+    def setup(self) -> None:
+        self._worker = self.workers.acquire()
+        self._slots = threading.Semaphore(self._worker.runner.slots)
+        self._progress = ProgressWriter(self.progress) if self.progress else None
+        self._counters = {
+            status: beam.metrics.Metrics.counter(METRICS_NAMESPACE, status) for status in (ANSWERED, FAILED)
+        }
+
+    def start_bundle(self) -> None:
+        self._running = []
+
+    def process(self, row: QuestionRow) -> Iterator[dict[str, Any]]:
+        question = to_question(row, self._worker.config.sruid, self.max_message_bytes)
+        if isinstance(question, QuestionRow):
+            yield self._counted(failure_row(question))
+            return
+        self._slots.acquire()
+        running = _Running(row, self._slots)
+        try:
+            running.future = self._worker.runner.submit(question)
+        except BaseException:
+            self._slots.release()
+            raise
+        running.future.add_done_callback(running.end)
+        self._running.append(running)
+        yield from self._ended(wait=False)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        for answer in self._ended(wait=True):
+            yield GlobalWindows.windowed_value(answer)
+        if self._progress is not None:
+            self._progress.flush()
+
+    def teardown(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+        self._worker = None
+
+    def _ended(self, wait: bool) -> Iterator[dict[str, Any]]:
+        running, self._running = self._running, []
+        for each in running:
+            if wait or each.future.done():
+                yield self._counted(each.answer())
+            else:
+                self._running.append(each)
+
+    def _counted(self, answer: dict[str, Any]) -> dict[str, Any]:
+        self._counters[answer["status"]].inc()
+        if self._progress is not None:
+            self._progress.add(answer["status"] == ANSWERED)
+        return answer
+
+
+def _parquet_io() -> Any:
+    """Beam's Parquet module, with pyarrow. A process whose first import of Beam refused pyarrow (`run`'s pipeline
+    process does, to start faster) holds a `parquetio` without it (its `pa` is None): that one is loaded again."""
+    global parquetio
+    if getattr(parquetio, "pa", None) is None:
+        parquetio = importlib.reload(parquetio)
+    return parquetio
+
+
+def _json_line(answer: dict[str, Any]) -> str:
+    return json.dumps(answer, ensure_ascii=False)

@@ -1,0 +1,104 @@
+"""`python -m octue_beam batch` end to end: 1,000 questions, a handful of them invalid or crashing the app, answered
+on the DirectRunner with the command's defaults (worker processes: two here, whatever the machine's CPUs), and its
+argument errors."""
+
+import json
+import subprocess
+import sys
+import uuid
+
+from octue_beam.batch.files import read_answer_rows
+from octue_beam.batch.rows import ANSWER_COLUMNS
+from octue_beam.cli import main
+from tests.batch.services import write_doubler
+from tests.support.paths import REPOSITORY
+
+QUESTIONS = 1000
+DUPLICATED = str(uuid.uuid4())
+
+#: Row -> (its line, the exception type of its answer row, words its message must hold). A blank line follows row 499,
+#: so row i is on line i + 1 before it and on line i + 2 after it.
+INVALID = {
+    17: ('{"input_values": {"n": "seventeen"}}', "InvalidValuesContents", ["$.n", "'seventeen'"]),
+    101: ("{not json", "InvalidQuestionRow", ["line 102 of", "not valid JSON"]),
+    202: ('{"input_value": {"n": 202}}', "InvalidQuestionRow", ["line 203 of", "'input_value'"]),
+    303: ('{"input_values": {"n": -1}}', "RuntimeError", ["crashed on purpose"]),
+    404: ('{"input_values": {"n": -2}}', "SystemExit", ["3"]),
+    505: ('{"question_uuid": "q-505", "input_values": {"n": 505}}', "InvalidQuestionRow", ["line 507 of", "'q-505'"]),
+    606: ('{"input_values": {"n": 606}, "input_manifest": {"id": "m"}}', "InvalidEvent", ["$.input_manifest",
+                                                                                         "datasets"]),
+    701: (json.dumps({"question_uuid": DUPLICATED, "input_values": {"n": 701}}), "DuplicateQuestionUUID",
+          ["line 703 of", "line 702 of", DUPLICATED]),
+}
+
+
+def batch(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "octue_beam", "--log-level", "WARNING", "batch", *map(str, arguments)],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_a_thousand_questions_get_a_thousand_rows_with_the_right_answers_and_one_failure_per_invalid_one(tmp_path):
+    service = write_doubler(tmp_path / "service")
+    lines = [json.dumps({"input_values": {"n": n}}) for n in range(QUESTIONS)]
+    lines[700] = json.dumps({"question_uuid": DUPLICATED, "input_values": {"n": 700}})
+    for index, (line, _, _) in INVALID.items():
+        lines[index] = line
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(lines[:500]) + "\n\n" + "\n".join(lines[500:]) + "\n")  # a blank line is no row
+    answers = tmp_path / "answers.jsonl"
+
+    completed = batch(service, "--questions", questions, "--answers", answers, "--direct_num_workers", "2")
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert f"{QUESTIONS} questions: {QUESTIONS - len(INVALID)} answered, {len(INVALID)} failed" in completed.stdout
+    rows = read_answer_rows(str(answers))
+    assert len(rows) == QUESTIONS
+    assert sorted(row["row"] for row in rows) == list(range(QUESTIONS))
+    assert all(list(row) == list(ANSWER_COLUMNS) for row in rows)
+    assert len({row["question_uuid"] for row in rows}) == QUESTIONS - 1  # the duplicate keeps its (given) UUID
+    for row in rows:
+        index = row["row"]
+        if index in INVALID:
+            _, kind, words = INVALID[index]
+            assert row["status"] == "failed"
+            assert row["exception"]["type"] == kind, row["exception"]
+            assert all(word in row["exception"]["message"] for word in words), (words, row["exception"]["message"])
+            assert row["output_values"] is None
+        else:
+            assert row["status"] == "answered", row["exception"]
+            assert row["input_values"] == {"n": index}
+            assert row["output_values"] == {"double": 2 * index}
+            assert row["exception"] is None
+            assert isinstance(row["duration"], float) and row["duration"] >= 0
+            uuid.UUID(row["question_uuid"])  # generated, or the one given
+    by_row = {row["row"]: row for row in rows}
+    assert by_row[700]["question_uuid"] == by_row[701]["question_uuid"] == DUPLICATED
+    assert by_row[505]["question_uuid"] == "q-505"  # kept, so the failure can be matched with its question
+
+
+def test_the_command_refuses_bad_arguments_before_anything_runs(tmp_path, capsys):
+    service = write_doubler(tmp_path / "service")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text('{"input_values": {"n": 1}}\n')
+    answers = tmp_path / "a.jsonl"
+
+    cases = [
+        ((service, "--questions", questions), "give --questions FILE and --answers OUT"),
+        ((service, "--questions", questions, "--answers", tmp_path / "a.csv"), "neither a JSON lines file"),
+        ((service, "--questions", tmp_path / "none.jsonl", "--answers", answers),
+         "--questions: There is no questions file"),
+        ((service, "--questions", questions, "--answers", tmp_path / "no" / "a.jsonl"), "there is no folder"),
+        ((service, "--questions", questions, "--answers", answers, "--diff", "r.md"),
+         "--diff only go(es) with --questions-from-store"),
+        ((service, "--questions-from-store"), "--questions-from-store needs --diff"),
+        ((service, "--questions-from-store", "--diff", tmp_path / "r.txt"), "HTML (.html) or Markdown (.md)"),
+        ((service, "--questions", questions, "--answers", answers, "--max_concurent_questions", "2"),
+         "unknown option --max_concurent_questions; did you mean --max_concurrent_questions?"),
+        ((tmp_path / "nowhere", "--questions", questions, "--answers", answers), "is not a folder"),
+    ]
+    for arguments, message in cases:
+        assert main(["batch", *map(str, arguments)]) == 1, arguments
+        assert message in capsys.readouterr().err, arguments
+    assert not answers.exists()
