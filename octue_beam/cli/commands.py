@@ -12,6 +12,7 @@ from types import ModuleType
 from octue_beam.cli import (
     ask,
     ask_local,
+    batch,
     deploy,
     diagnostics,
     dockerfile,
@@ -24,5 +25,5 @@ from octue_beam.cli import (
 )
 
 COMMANDS: tuple[ModuleType, ...] = (
-    ask_local, run, serve, ask, diagnostics, events, record_events, dockerfile, deploy, port, init
+    ask_local, run, serve, ask, batch, diagnostics, events, record_events, dockerfile, deploy, port, init
 )
