@@ -1,4 +1,5 @@
-"""The trivial service the batch tests ask: doubles `n`, crashes on request (an exception, or `sys.exit`)."""
+"""The trivial service the batch tests ask: doubles `n`; crashes on request (-1: an exception, -2: `sys.exit`), hangs
+(-4: sleeps 10 s) or answers 0.1 + 0.2 (-3)."""
 
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from tests.support.service_dirs import write_service
 
 APP = """
 import sys
+import time
 
 
 def run(analysis):
@@ -14,6 +16,8 @@ def run(analysis):
         raise RuntimeError("the app crashed on purpose")
     if n == -2:
         sys.exit(3)
+    if n == -4:
+        time.sleep(10)
     if n == -3:
         analysis.output_values = {"double": 0.1 + 0.2}
         return

@@ -140,3 +140,17 @@ def test_the_batch_graph_builds_for_dataflow_offline(tmp_path):
     assert str(run_batch(options, show_progress=False)) == (
         "The batch pipeline was built (dry run): no question was answered."
     )
+
+
+def test_a_question_that_outruns_the_time_limit_is_a_failed_row_and_the_others_are_answered(tmp_path):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps({"input_values": {"n": n}}) for n in (1, -4, 2)) + "\n")
+    answers = tmp_path / "answers.jsonl"
+
+    summary = answer(tmp_path, questions, answers, "--question_timeout", "1")
+
+    rows = by_row(answers)
+    assert (summary.answered, summary.failed) == (2, 1)
+    assert rows[1]["exception"]["type"] == "QuestionTimeLimitExceeded"
+    assert "after running for 1 s" in rows[1]["exception"]["message"]
+    assert [rows[0]["output_values"], rows[2]["output_values"]] == [{"double": 2}, {"double": 4}]
