@@ -11,7 +11,8 @@ Both first check the options `run` passed through as pipeline options against Be
 `PipelineOptions` subclass, `ServiceOptions` included: what Beam itself would parse): an option none of them knows
 is an error naming it and the closest known option, where Beam would only log "Unparseable argument" and discard it.
 
-This module imports Beam: `cli.run` imports it only when a pipeline is built in this process.
+This module imports Beam (through `cli.lean_beam`, without the pandas and pyarrow serving never uses): `cli.run`
+imports it only when a pipeline is built in this process.
 """
 
 import argparse
@@ -23,6 +24,9 @@ import threading
 from collections.abc import Iterable
 from typing import NoReturn, TextIO
 
+from octue_beam.cli import lean_beam  # noqa: F401 - first: Beam without pandas and pyarrow (see there)
+
+# isort: split
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 from apache_beam.runners.runner import PipelineResult
 

@@ -3,7 +3,8 @@ it running.
 
 `run` itself stays small (it never imports Beam). It loads the service (and its `--with` companions) to check
 them, so that a broken octue.yaml, twine or app is reported before anything starts; it starts the emulators that
-are needed and uploads the local datasets of an `--ask-manifest` to the storage emulator (`cli.manifests`); then
+are needed (the storage emulator only when a service or the `--ask` question can use Cloud Storage:
+`needs_storage`) and uploads the local datasets of an `--ask-manifest` to the storage emulator (`cli.manifests`); then
 it starts the pipeline process (`python -m octue_beam run ... --control-fd N`, `cli.serving.serve_pipeline`),
 which builds and runs the pipeline and reports on the control pipe when it is ready and what it serves. `run`
 prints the ready message from that report with the example question of `cli.examples`, serves `--with`
@@ -99,7 +100,8 @@ class StartFailed(Exception):
 def supervise(args: argparse.Namespace) -> NoReturn:
     """Serve locally until interrupted (or until the `--ask` question is answered), then stop everything and exit."""
     question = _question_to_ask(args)
-    service = check_services(args)
+    service, *companions = load_served_services(args)
+    storage = needs_storage([service, *companions], question)
     main, others = served_services(args)
     args.service = main.name  # the pipeline process serves this one (the first of several); the others are companions
     example = example_question(service.directory, service.twine.to_primitive())
@@ -107,7 +109,7 @@ def supervise(args: argparse.Namespace) -> NoReturn:
     code = 0
     with stop_signals_as_keyboard_interrupt():
         try:
-            with local_emulators(args.project) as local:
+            with local_emulators(args.project, storage=storage) as local:
                 if question is not None:
                     question["input_manifest"] = upload_local_datasets(question["input_manifest"], "--ask-manifest")
                 supervisor = Supervisor(args, local)
@@ -119,7 +121,7 @@ def supervise(args: argparse.Namespace) -> NoReturn:
                     try:
                         _wait_for_recorder(recorder)
                         stream = sys.stderr if question is not None else sys.stdout
-                        _print_ready(report, local, example, stream=stream, recorder=recorder)
+                        _print_ready(report, local, example, stream=stream, recorder=recorder, storage=storage)
                         supervisor.answer_abandoned_in_background()
                         if question is None:
                             code = supervisor.watch()
@@ -151,13 +153,41 @@ def served_services(args: argparse.Namespace) -> tuple[ServiceLocation, list[Ser
 def check_services(args: argparse.Namespace) -> Service:
     """Load every service the run serves once, before anything starts, so that a broken octue.yaml, twine.json or
     app is reported at once (credentials are the pipeline process's business); return the main service."""
+    return load_served_services(args)[0]
+
+
+def load_served_services(args: argparse.Namespace) -> list[Service]:
+    """Every service the run serves, loaded and checked (see `check_services`): the main one first."""
     main, others = served_services(args)
     service = load_service(
         main.directory, revision_tag=args.revision_tag, check_credentials=False, service_name=main.name
     )
-    for other in others:
-        load_service(other.directory, check_credentials=False, service_name=other.name)
-    return service
+    return [service, *(load_service(other.directory, check_credentials=False, service_name=other.name)
+                       for other in others)]
+
+
+def needs_storage(services: list[Service], question: dict | None = None) -> bool:
+    """Whether a local run needs Cloud Storage, so that `run` starts the storage emulator (about 23 MiB and a
+    process): when a served service's twine has a manifest strand (input, output or configuration manifest), its
+    octue.yaml has a configuration manifest, an `output_location`, a `diagnostics_cloud_path` or children (whose
+    answers may carry datasets), or the `--ask` question has an input manifest.
+
+    Otherwise no question to these services can carry a dataset: their twines refuse a manifest they have no strand
+    for (`StrandNotFound`, the question's exception) whatever is running, so nothing is lost by not starting it. An
+    app that reads or writes Cloud Storage on its own (e.g. a `gs://` path in its input values) without declaring
+    any of these gets the Cloud Storage client's error instead; set STORAGE_EMULATOR_HOST (a storage emulator of
+    your own) to give it one."""
+    if question is not None and question.get("input_manifest") is not None:
+        return True
+    for service in services:
+        configuration = service.configuration
+        if service.twine.available_manifest_strands or service.children:
+            return True
+        if configuration.configuration_manifest or configuration.output_location:
+            return True
+        if configuration.diagnostics_cloud_path:
+            return True
+    return False
 
 
 class PipelineProcess:
@@ -591,7 +621,7 @@ def _exit(code: int) -> NoReturn:
 
 
 def _print_ready(report: dict, local: LocalEmulators, example: ExampleQuestion, stream: TextIO | None = None,
-                 recorder: RecorderProcess | None = None) -> None:
+                 recorder: RecorderProcess | None = None, storage: bool = True) -> None:
     """Say what runs where and how to ask it (on stderr when stdout is for an `--ask` answer); the last line says
     `is ready`, which `LocalService` waits for."""
     stream = stream or sys.stdout
@@ -605,6 +635,8 @@ def _print_ready(report: dict, local: LocalEmulators, example: ExampleQuestion, 
         environment["TWINED_SERVICES_TOPIC_NAME"] = os.environ["TWINED_SERVICES_TOPIC_NAME"]
     prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in environment.items())
     started = ", ".join(local.started) or "nothing (using what is configured)"
+    if not storage and not os.environ.get("STORAGE_EMULATOR_HOST"):
+        started += " (no storage emulator: no service here uses manifests or Cloud Storage)"
     sruid = report["sruid"]
     print(
         f"Service {sruid}: answering questions from {report['subscription_path']} on {report['runner']}.", file=stream
@@ -631,5 +663,6 @@ def _print_ready(report: dict, local: LocalEmulators, example: ExampleQuestion, 
 
 
 __all__ = [
-    "MAX_QUICK_FAILURES", "RESTARTED", "PipelineProcess", "StartFailed", "Supervisor", "check_services", "supervise"
+    "MAX_QUICK_FAILURES", "RESTARTED", "PipelineProcess", "StartFailed", "Supervisor", "check_services",
+    "load_served_services", "needs_storage", "supervise",
 ]

@@ -1,8 +1,10 @@
 """The CLI's embedded local default: start the emulators that are needed and not already configured.
 
 `with local_emulators() as local:` starts Google's Pub/Sub emulator when `PUBSUB_EMULATOR_HOST` is unset and no
-cloud project is configured, and the Cloud Storage emulator (with the bucket `octue-beam-local`) when
-`STORAGE_EMULATOR_HOST` is unset and we are local (no project configured, or Pub/Sub emulated). Everything started
+cloud project is configured, and the Cloud Storage emulator (with the bucket `octue-beam-local`) when `storage` is
+true (the default; `run` passes whether a served service or its question can use Cloud Storage,
+`cli.supervising.needs_storage`), `STORAGE_EMULATOR_HOST` is unset and we are local (no project configured, or
+Pub/Sub emulated). Everything started
 is stopped on exit, on KeyboardInterrupt (the CLI turns SIGTERM into one) and at interpreter exit, and dies with this
 process even when it is killed outright (`octue_beam.processes.die_with_parent`). `restart_stopped()` starts a fresh
 emulator in place of one that died.
@@ -69,7 +71,8 @@ class LocalEmulators:
 
 @contextlib.contextmanager
 def local_emulators(project: str | None = None, storage: bool = True) -> Iterator[LocalEmulators]:
-    """Start the local emulators that are needed; yield a LocalEmulators; stop them on exit."""
+    """Start the local emulators that are needed (the storage emulator only with `storage`); yield a LocalEmulators;
+    stop them on exit."""
     configured = configured_project(project)
     local = LocalEmulators(project=configured or LOCAL_PROJECT)
     atexit.register(local.stop)

@@ -59,7 +59,8 @@ def _temporary_folders(pid: int) -> list[str]:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_a_background_run_its_emulators_and_leaves_no_temporary_folder(signum, tmp_path):
     log = tmp_path / "run.log"
-    script = f"{sys.executable} -m octue_beam run examples/fractal > {log} 2>&1 & echo $!; wait"
+    # A service with manifests, so that `run` starts the storage emulator too (examples/fractal needs none).
+    script = f"{sys.executable} -m octue_beam run examples/using-manifests > {log} 2>&1 & echo $!; wait"
     environment = {name: value for name, value in os.environ.items() if name not in EMULATOR_VARIABLES}
     shell = subprocess.Popen(
         ["bash", "-c", script], cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, text=True,

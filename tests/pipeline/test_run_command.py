@@ -39,7 +39,9 @@ def test_embedded_default_starts_emulators_prints_an_ask_command_and_stops_them(
     try:
         output = service.log()
         assert "octue-beam-tests/behaviours:embedded" in output
-        command = re.search(r"PUBSUB_EMULATOR_HOST=(\S+) STORAGE_EMULATOR_HOST=(\S+) .*python -m octue_beam ask "
+        # The behaviours service uses no manifests: no storage emulator (tests/cli/test_lean_serving.py).
+        assert "emulators started here: pubsub (no storage emulator" in output, output
+        command = re.search(r"PUBSUB_EMULATOR_HOST=(\S+) GOOGLE_CLOUD_PROJECT=\S+ .*python -m octue_beam ask "
                             r"octue-beam-tests/behaviours:embedded --input-values '(.*)'", output)
         assert command, output
         pubsub_host = command.group(1)

@@ -57,8 +57,13 @@ HEARTBEAT_TIMEOUT = 90
 ASK = {"timeout": 150, "maximum_heartbeat_interval": HEARTBEAT_TIMEOUT}
 
 
-def _service_dir(folder: Path) -> Path:
-    return write_service(folder, app=APP, twine=TWINE, service={"name": "supervised"})
+def _service_dir(folder: Path, **configuration) -> Path:
+    return write_service(folder, app=APP, twine=TWINE, service={"name": "supervised", **configuration})
+
+
+#: Cloud Storage in octue.yaml, so that `run` starts the storage emulator too (it starts none for a service that
+#: cannot use Cloud Storage: tests/cli/test_lean_serving.py).
+USES_STORAGE = {"output_location": "gs://octue-beam-local/outputs"}
 
 
 def _state(folder: Path) -> dict:
@@ -161,7 +166,7 @@ def test_sigkill_of_run_mid_question_leaves_no_process_and_the_next_run_answers_
     tmp_path, pubsub_emulator, storage_emulator
 ):
     """On the session's Pub/Sub emulator (the parent's), with a storage emulator `run` starts itself."""
-    service_dir, state = _service_dir(tmp_path / "service"), tmp_path / "state"
+    service_dir, state = _service_dir(tmp_path / "service", **USES_STORAGE), tmp_path / "state"
     topic, suffix = f"test.services.{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
     options = {"topic_name": topic, "environment": {**_state(state), "STORAGE_EMULATOR_HOST": None}}
     arguments = ("--heartbeat_interval", "1", "--subscription", f"test-org.supervised.{suffix}")
@@ -188,7 +193,8 @@ def test_sigkill_of_run_mid_question_leaves_no_process_and_the_next_run_answers_
 def test_sigkill_of_run_kills_the_emulators_it_started(tmp_path):
     """Nothing configured: `run` starts Google's Pub/Sub emulator (Java) and the storage emulator itself."""
     unset = dict.fromkeys(("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"))
-    service = LocalService(_service_dir(tmp_path / "service"), environment={**unset, **_state(tmp_path / "state")})
+    service = LocalService(_service_dir(tmp_path / "service", **USES_STORAGE),
+                           environment={**unset, **_state(tmp_path / "state")})
     service.start()
     try:
         run = service.process.pid
