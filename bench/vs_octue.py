@@ -176,6 +176,18 @@ def _command_line(pid: int) -> str:
         return ""
 
 
+def _role(pid: int) -> str:
+    """A short name for a process of a service tree."""
+    command = _command_line(pid)
+    if "storage" in command and "emulator" in command:
+        return f"storage emulator {pid}"
+    if "--control-fd" in command:
+        return f"pipeline process {pid}"
+    if "octue_beam" in command:
+        return f"run supervisor {pid}"
+    return f"service {pid}"
+
+
 def rss_mib(pids: list[int]) -> float:
     """Total RSS of these processes, MiB."""
     total = 0
@@ -314,6 +326,7 @@ def measure_side(sdk: str, tag: str, asker: Asker, args: argparse.Namespace, env
         figures["idle_rss_mib"] = rss_mib(pids)
         figures["storage_emulator_rss_mib"] = service.storage_emulator_rss_mib()
         figures["processes"] = len(pids)
+        figures["rss_by_process_mib"] = {_role(pid): round(rss_mib([pid]), 1) for pid in pids}
         cpu_before = cpu_seconds(service.tree())
         latencies = asker.request({"sruid": service.sruid, "kind": "sequential", "count": args.sequential})[
             "latencies"]
@@ -398,7 +411,8 @@ def main() -> int:
             print(f"round {number} ({' then '.join(order)}; load1 up to {worst:.2f}"
                   f"{', REFUSED: above --max-load' if worst > args.max_load else ''}):", flush=True)
             for sdk in order:
-                shown = {key: round(value, 4) for key, value in figures[sdk].items()}
+                shown = {key: round(value, 4) if isinstance(value, float) else value
+                         for key, value in figures[sdk].items()}
                 print(f"  {sdk}: {json.dumps(shown)}", flush=True)
     finally:
         for asker in askers.values():
