@@ -2,6 +2,7 @@
 
     python bench/vs_octue.py [--rounds 3] [--sequential 40] [--in-flight 50] [--max-load 1.5]
                              [--octue-python /work/octue-venv/bin/python] [--quick] [--json FILE]
+                             [--baseline-source DIR]
 
 Each side serves the same trivial echo app (bench/trivial_service: app.py, twine.json, octue.yaml) and is asked by
 its own SDK from a long-lived asker process (so no asker pays its imports inside a measurement):
@@ -26,6 +27,10 @@ which goes first (A/B, B/A, ...) so that noise hits both. Per round and side:
   service's CPU per sequential question: user+system CPU of the service tree (/proc) before and after them;
 - 50 in flight: questions/s of `--in-flight` questions asked at once.
 
+With `--baseline-source DIR`, a third side serves and asks with octue_beam from another source tree (e.g. the
+commit before a change: `git archive COMMIT | tar -x -C DIR`), so a change is measured before and after in the same
+run, each as a ratio to Octue; the rounds rotate the order of the three sides.
+
 The load average is recorded before each side of each round; a side measured with load1 above `--max-load`
 (default 1.5, for 2 cores) is refused: its figures are left out, and the benchmark reports nothing when every round
 was refused. The table gives the medians over the rounds kept and the ratio octue_beam / Octue (for RSS, latency,
@@ -49,7 +54,10 @@ REPOSITORY = BENCH.parent
 SERVICE_DIR = BENCH / "trivial_service"
 PROJECT = "octue-beam-vs-octue"
 NAMESPACE, NAME = "octue-beam-bench", "trivial"
-TOPICS = {"octue": "bench.vs.octue.services", "octue_beam": "bench.vs.beam.services"}
+#: The sides: Octue, octue_beam (this checkout, or whatever PYTHONPATH names) and, with `--baseline-source`, another
+#: octue_beam source tree (e.g. the commit before a change, from `git archive`), measured in the same run.
+TOPICS = {"octue": "bench.vs.octue.services", "octue_beam": "bench.vs.beam.services",
+          "baseline": "bench.vs.baseline.services"}
 DEFAULT_OCTUE_PYTHON = os.environ.get("OCTUE_PYTHON") or "/work/octue-venv/bin/python"
 OCTUE_SIDE = REPOSITORY / "tests" / "asking" / "octue_messaging_side.py"
 QUESTION_TIMEOUT = 120
@@ -140,6 +148,8 @@ for line in sys.stdin:
     print(json.dumps(report), flush=True)
 """
 
+NAMES = {"octue": "Octue 0.69.1", "octue_beam": "octue_beam", "baseline": "octue_beam baseline"}
+
 ROWS = [
     # (key, label, unit, lower is better)
     ("sequential_p50_s", "sequential round trip, log forwarding off, p50", "s", True),
@@ -222,11 +232,12 @@ def percentile(values: list[float], fraction: float) -> float:
 class Asker:
     """A long-lived asker process of one SDK."""
 
-    def __init__(self, sdk: str, python: str, environment: dict) -> None:
+    def __init__(self, side: str, python: str, environment: dict) -> None:
+        sdk = "octue" if side == "octue" else "octue_beam"
         prelude = OCTUE_PRELUDE if sdk == "octue" else ""
         source = f"{prelude}\nSDK = {sdk!r}\nPROJECT = {PROJECT!r}\nTIMEOUT = {QUESTION_TIMEOUT}\n{ASKER}"
         self.process = subprocess.Popen(
-            [python, "-c", source], env={**environment, "TWINED_SERVICES_TOPIC_NAME": TOPICS[sdk]},
+            [python, "-c", source], env={**environment, "TWINED_SERVICES_TOPIC_NAME": TOPICS[side]},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, start_new_session=True, cwd="/tmp",
         )
         self.request(None)
@@ -250,10 +261,10 @@ class Asker:
 class ServedService:
     """One side's service command in its own process group, with its output in a log file."""
 
-    def __init__(self, sdk: str, tag: str, octue_python: str, environment: dict) -> None:
+    def __init__(self, side: str, tag: str, octue_python: str, environment: dict) -> None:
         from octue_beam.messaging.pubsub import service_subscription_name
 
-        self.sdk = sdk
+        self.sdk = sdk = "octue" if side == "octue" else "octue_beam"
         self.sruid = f"{NAMESPACE}/{NAME}:{tag}"
         self.subscription = service_subscription_name(self.sruid)
         if sdk == "octue":
@@ -264,7 +275,7 @@ class ServedService:
         self.log = tempfile.NamedTemporaryFile("w+", prefix=f"vs-octue-{sdk}-", suffix=".log", delete=False)
         self.launched_at = time.time()
         self.process = subprocess.Popen(
-            command, env={**environment, "TWINED_SERVICES_TOPIC_NAME": TOPICS[sdk]}, stdin=subprocess.DEVNULL,
+            command, env={**environment, "TWINED_SERVICES_TOPIC_NAME": TOPICS[side]}, stdin=subprocess.DEVNULL,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=str(SERVICE_DIR),
         )
 
@@ -313,9 +324,9 @@ def wait_for_quiet(max_load: float, patience: float) -> float:
     return os.getloadavg()[0]
 
 
-def measure_side(sdk: str, tag: str, asker: Asker, args: argparse.Namespace, environment: dict) -> dict:
+def measure_side(side: str, tag: str, asker: Asker, args: argparse.Namespace, environment: dict) -> dict:
     """Start one side's service, measure every row, stop it."""
-    service = ServedService(sdk, tag, args.octue_python, environment)
+    service = ServedService(side, tag, args.octue_python, environment)
     try:
         service.wait_for_subscription(environment["PUBSUB_EMULATOR_HOST"])
         figures = {"launch_to_first_answer_s": asker.request({"sruid": service.sruid, "kind": "first"})["answered_at"]
@@ -336,7 +347,7 @@ def measure_side(sdk: str, tag: str, asker: Asker, args: argparse.Namespace, env
         figures["sequential_p95_s"] = percentile(latencies, 0.95)
         burst = asker.request({"sruid": service.sruid, "kind": "burst", "count": args.in_flight})
         if burst["wrong"]:
-            raise RuntimeError(f"{burst['wrong']} of {args.in_flight} {sdk} answers were wrong or errors")
+            raise RuntimeError(f"{burst['wrong']} of {args.in_flight} {side} answers were wrong or errors")
         figures["in_flight_questions_per_s"] = args.in_flight / burst["seconds"]
         return figures
     finally:
@@ -344,20 +355,25 @@ def measure_side(sdk: str, tag: str, asker: Asker, args: argparse.Namespace, env
 
 
 def table(rounds: list[dict], in_flight: int) -> list[str]:
-    """The Markdown table of medians over the kept rounds, with ratios."""
-    lines = ["| row | Octue 0.69.1 | octue_beam | octue_beam / Octue |", "|---|---|---|---|"]
+    """The Markdown table of medians over the kept rounds, with ratios to Octue."""
+    beams = [side for side in ("octue_beam", "baseline") if side in rounds[0]]
+    header = "| row | Octue 0.69.1 | " + " | ".join(f"{NAMES[side]} | {NAMES[side]} / Octue" for side in beams) + " |"
+    lines = [header, "|---|---|" + "---|---|" * len(beams)]
     for key, label, unit, lower_is_better in ROWS:
         octue = statistics.median(r["octue"][key] for r in rounds)
-        beam = statistics.median(r["octue_beam"][key] for r in rounds)
-        ratio = beam / octue if octue else float("nan")
-        verdict = "at or better" if (ratio <= 1 if lower_is_better else ratio >= 1) else "behind"
         digits = 0 if unit in ("MiB", "questions/s") else (1 if unit == "ms" else 3)
-        lines.append(f"| {label.format(in_flight=in_flight)} | {octue:.{digits}f} {unit} | {beam:.{digits}f} {unit} | "
-                     f"{ratio:.2f} ({verdict}) |")
-    storage = statistics.median(r["octue_beam"]["storage_emulator_rss_mib"] for r in rounds)
+        cells = [label.format(in_flight=in_flight), f"{octue:.{digits}f} {unit}"]
+        for side in beams:
+            beam = statistics.median(r[side][key] for r in rounds)
+            ratio = beam / octue if octue else float("nan")
+            verdict = "at or better" if (ratio <= 1 if lower_is_better else ratio >= 1) else "behind"
+            cells += [f"{beam:.{digits}f} {unit}", f"{ratio:.2f} ({verdict})"]
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"octue_beam's RSS includes {storage:.0f} MiB of storage emulator started by `run`" if storage else
-                 "octue_beam's RSS includes no storage emulator (`run` started none)")
+    for side in beams:
+        storage = statistics.median(r[side]["storage_emulator_rss_mib"] for r in rounds)
+        lines.append(f"{NAMES[side]}'s RSS includes {storage:.0f} MiB of storage emulator started by `run`" if storage
+                     else f"{NAMES[side]}'s RSS includes no storage emulator (`run` started none)")
     return lines
 
 
@@ -375,6 +391,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 round, 3 sequential questions, 5 in flight, no load limit")
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--baseline-source", metavar="DIR",
+                        help="a third side: octue_beam from this source tree (on PYTHONPATH), e.g. the commit before "
+                        "a change (git archive COMMIT | tar -x -C DIR), for before/after ratios in the same run")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.sequential, args.in_flight, args.max_load, args.load_patience = 1, 3, 5, float("inf"), 0
@@ -395,14 +414,20 @@ def main() -> int:
     try:
         for topic in TOPICS.values():
             ensure_topic(PROJECT, topic)
-        askers = {"octue": Asker("octue", args.octue_python, environment),
-                  "octue_beam": Asker("octue_beam", sys.executable, environment)}
+        environments = {"octue": environment, "octue_beam": environment}
+        if args.baseline_source:
+            environments["baseline"] = {**environment, "PYTHONPATH": os.path.abspath(args.baseline_source)}
+        askers = {side: Asker(side, args.octue_python if side == "octue" else sys.executable, side_environment)
+                  for side, side_environment in environments.items()}
+        sides = list(environments)
         for number in range(1, args.rounds + 1):
-            order = ["octue", "octue_beam"] if number % 2 else ["octue_beam", "octue"]
+            shift = (number - 1) % len(sides)  # A/B, B/A (A/B/C, B/C/A, C/A/B with a baseline)
+            order = sides[shift:] + sides[:shift]
             figures, loads = {}, {}
             for sdk in order:
                 loads[sdk] = wait_for_quiet(args.max_load, args.load_patience)
-                figures[sdk] = measure_side(sdk, f"r{number}-{sdk.replace('_', '-')}", askers[sdk], args, environment)
+                figures[sdk] = measure_side(sdk, f"r{number}-{sdk.replace('_', '-')}", askers[sdk], args,
+                                            environments[sdk])
                 figures[sdk]["load1_before"] = loads[sdk]
                 figures[sdk]["load1_after"] = os.getloadavg()[0]
             worst = max(max(f["load1_before"], f["load1_after"]) for f in figures.values())
