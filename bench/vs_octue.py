@@ -301,7 +301,7 @@ class ServedService:
 
     def output(self) -> str:
         self.log.flush()
-        return Path(self.log.name).read_text()[-3000:]
+        return Path(self.log.name).read_text()[-6000:]
 
     def stop(self) -> None:
         from octue_beam.messaging.pubsub import delete_subscription
@@ -350,6 +350,9 @@ def measure_side(side: str, tag: str, asker: Asker, args: argparse.Namespace, en
             raise RuntimeError(f"{burst['wrong']} of {args.in_flight} {side} answers were wrong or errors")
         figures["in_flight_questions_per_s"] = args.in_flight / burst["seconds"]
         return figures
+    except BaseException:
+        print(f"The {side} service's output (tree {service.tree()}):\n{service.output()}", file=sys.stderr, flush=True)
+        raise
     finally:
         service.stop()
 
