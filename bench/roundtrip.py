@@ -6,7 +6,10 @@ Measures, for (a) a ReadFromPubSub -> Map -> WriteToPubSub pipeline and (b) `pyt
 with a trivial app and a twine, both on the BundleBasedDirectRunner in a subprocess:
 - p50/p95 round-trip latency of questions sent one at a time (send -> answer received);
 - throughput: questions/s for a burst of N questions (first send -> last answer);
-- the pipeline subprocess's RSS before and after the burst (memory growth over N questions).
+- the pipeline subprocess's RSS before and after the burst (memory growth over N questions);
+- CPU per sequential question: user + system time of the pipeline's whole process tree (supervisor, pipeline
+  process, emulators it started) over the sequential questions, divided by their number; and the same over the
+  burst, with the cores it kept busy (near 1.0: mostly Python, bound by the pipeline process's interpreter lock).
 The asking side is a raw publisher and a streaming-pull subscriber, so it is not the bottleneck.
 """
 
@@ -78,6 +81,32 @@ def rss_mb(pid: int) -> float:
         except FileNotFoundError:
             pass
     return total / 1024
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            children = []
+        todo += [int(child) for child in children]
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process tree, in seconds."""
+    ticks = 0
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Pipeline:
@@ -194,23 +223,33 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def measure(name: str, pipeline: Pipeline, asker: Asker, questions: int, samples: int) -> dict:
     asker.wait([asker.send(n)[0] for n in range(20)], 60)  # warm up
+    cpu_before = cpu_seconds(pipeline.process.pid)
     latencies = asker.latencies(samples)
+    cpu_per_question = (cpu_seconds(pipeline.process.pid) - cpu_before) / samples
     rss_before = rss_mb(pipeline.process.pid)
+    cpu_before = cpu_seconds(pipeline.process.pid)
     rate = asker.burst(questions)
+    burst_cpu = cpu_seconds(pipeline.process.pid) - cpu_before
     time.sleep(1)
     rss_after = rss_mb(pipeline.process.pid)
     figures = {
         "name": name,
         "p50_ms": 1000 * statistics.median(latencies),
         "p95_ms": 1000 * percentile(latencies, 0.95),
+        "cpu_ms_per_question": 1000 * cpu_per_question,
         "questions_per_s": rate,
+        "burst_cpu_ms_per_question": 1000 * burst_cpu / questions,
+        "burst_cpu_cores": burst_cpu * rate / questions,  # CPU seconds per second of the burst
         "rss_before_mb": rss_before,
         "rss_after_mb": rss_after,
         "rss_growth_mb": rss_after - rss_before,
     }
     print(
-        f"{name}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, {rate:.0f} questions/s over "
-        f"{questions}, RSS {rss_before:.0f} -> {rss_after:.0f} MB",
+        f"{name}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
+        f"CPU {figures['cpu_ms_per_question']:.1f} ms per sequential question, {rate:.0f} questions/s over "
+        f"{questions} ({figures['burst_cpu_ms_per_question']:.1f} ms CPU each, {figures['burst_cpu_cores']:.2f} cores"
+        "), "
+        f"RSS {rss_before:.0f} -> {rss_after:.0f} MB",
         flush=True,
     )
     return figures

@@ -58,6 +58,8 @@ class PendingAnswer:
         self.emitter = emitter
         self.final = final
         self.future = future
+        self._lock = threading.Lock()
+        self._answer: Answer | None = None
 
     @property
     def question_uuid(self) -> str | None:
@@ -68,7 +70,14 @@ class PendingAnswer:
         serialisable, invalid: `messaging.publishing.refused`), send an `exception` saying so instead. After a timeout
         or a transient error the final event may still arrive, so it is never replaced (the parent would get a result
         and then an exception): the wait goes on a few rounds, then the failure is logged. Never raises; returns the
-        final event that was sent (or may have been)."""
+        final event that was sent (or may have been). Any thread may call it, any number of times: the replacement is
+        sent once, by the first call."""
+        with self._lock:
+            if self._answer is None:
+                self._answer = self._wait()
+            return self._answer
+
+    def _wait(self) -> Answer:
         emitter, final = self.emitter, self.final
         rounds = 4  # the publisher's own retries end well within this many publish timeouts
         try:

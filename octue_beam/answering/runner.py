@@ -4,7 +4,9 @@ A transport hands each question to `submit` and collects its `PendingAnswer` fro
 likes (the Beam DoFn either waits for its bundle's questions or outputs answers as they finish). The runner:
 
 - **accepts** the question at once (`Answerer.accept`: its acknowledgement and heartbeats start, so its parent knows
-  it arrived and keeps waiting while it queues);
+  it arrived and keeps waiting while it queues): in `submit` itself, or with `accept_in_background` in the runner's
+  accepting thread, in the order submitted, so that a transport with one thread (the local Beam runner) goes back to
+  reading at once;
 - runs at most `max_concurrent_questions` apps at a time (the *slots*), each in its own thread, and queues the rest,
   answered in the order they came;
 - ends a question whose app runs longer than `question_timeout` seconds with a `QuestionTimeLimitExceeded` exception
@@ -88,6 +90,8 @@ class QuestionRunner:
         self._clock = clock
         self._condition = threading.Condition()
         self._queue: collections.deque[_Entry] = collections.deque()
+        self._incoming: collections.deque[tuple[Question, futures.Future]] = collections.deque()  # to be accepted
+        self._acceptor: threading.Thread | None = None
         self._running: set[_Entry] = set()  # entries whose thread runs, expired (overrunning) or not
         self._busy = 0  # slots taken
         self._closed = False
@@ -96,28 +100,46 @@ class QuestionRunner:
 
     # --- the transport's side -----------------------------------------------------------------------------------
 
-    def submit(self, question: Question) -> "futures.Future[PendingAnswer | None]":
+    def submit(
+        self, question: Question, *, accept_in_background: bool = False
+    ) -> "futures.Future[PendingAnswer | None]":
         """Accept the question and answer it when a slot is free; the future gives its PendingAnswer once its final
-        event was handed to the sink (None for a duplicate delivery). Blocks only while the queue is full."""
+        event was handed to the sink (None for a duplicate delivery). Blocks only while the queue is full.
+
+        With `accept_in_background` the question is accepted (duplicate check, acknowledgement, first heartbeat)
+        by the runner's accepting thread, in the order of submission, instead of before `submit` returns."""
         with self._condition:
-            while len(self._queue) >= self.max_queued_questions and not self._closed:
+            while len(self._queue) + len(self._incoming) >= self.max_queued_questions and not self._closed:
                 if not self._queue_full_logged:
                     self._queue_full_logged = True
                     logger.warning(
                         "All %d question slots are busy and %d questions are queued: taking no more questions until "
                         "one ends (%d threads are overrunning their time limit).",
                         self.slots,
-                        len(self._queue),
+                        len(self._queue) + len(self._incoming),
                         self.overrunning,
                     )
                 self._condition.wait()
             if self._closed:
                 raise RuntimeError("The question runner is closed.")
-        future: futures.Future[PendingAnswer | None] = futures.Future()
+            future: futures.Future[PendingAnswer | None] = futures.Future()
+            if accept_in_background:
+                self._incoming.append((question, future))
+                if self._acceptor is None:
+                    self._acceptor = threading.Thread(target=self._accept_incoming, name="octue-beam-accept",
+                                                      daemon=True)
+                    self._acceptor.start()
+                self._condition.notify_all()
+                return future
+        self._accept(question, future)
+        return future
+
+    def _accept(self, question: Question, future: "futures.Future[PendingAnswer | None]") -> None:
+        """Accept the question and queue it for a slot (a duplicate's future gets None)."""
         accepted = self.answerer.accept(question)
         if accepted is None:
             future.set_result(None)
-            return future
+            return
         with self._condition:
             self._queue.append(_Entry(accepted, future))
             if self._busy >= self.slots:
@@ -128,13 +150,29 @@ class QuestionRunner:
                     len(self._queue),
                 )
             self._dispatch()
-        return future
+
+    def _accept_incoming(self) -> None:
+        """The accepting thread: accept submitted questions in order, until the runner is closed and none is left
+        (a question taken before `close` is still acknowledged, so the journal knows it is in flight)."""
+        while True:
+            with self._condition:
+                while not self._incoming and not self._closed:
+                    self._condition.wait()
+                if not self._incoming:
+                    return
+                question, future = self._incoming.popleft()
+            try:
+                self._accept(question, future)
+            except BaseException as error:  # `accept` never raises; never leave a future pending anyway
+                logger.exception("Could not accept question %s.", question.question_uuid)
+                if not future.done():
+                    future.set_exception(error)
 
     @property
     def queued(self) -> int:
-        """Questions accepted and waiting for a slot."""
+        """Questions waiting for a slot (accepted, or submitted to be accepted in the background)."""
         with self._condition:
-            return len(self._queue)
+            return len(self._queue) + len(self._incoming)
 
     @property
     def overrunning(self) -> int:
@@ -147,13 +185,14 @@ class QuestionRunner:
         within its time limit). Overrunning threads are never waited for."""
         with self._condition:
             if wait:
-                while self._queue or any(not entry.expired for entry in self._running):
+                while self._incoming or self._queue or any(not entry.expired for entry in self._running):
                     self._condition.wait()
             self._closed = True
             self._condition.notify_all()
-            supervisor = self._supervisor
-        if supervisor is not None and supervisor is not threading.current_thread():
-            supervisor.join(timeout=5)
+            supervisor, acceptor = self._supervisor, self._acceptor
+        for thread in (acceptor, supervisor):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=5)
 
     # --- inside -------------------------------------------------------------------------------------------------
 
@@ -173,7 +212,7 @@ class QuestionRunner:
             if self.question_timeout is not None and self._supervisor is None:
                 self._supervisor = threading.Thread(target=self._supervise, name="octue-beam-time-limits", daemon=True)
                 self._supervisor.start()
-        if len(self._queue) < self.max_queued_questions and self._queue_full_logged:
+        if len(self._queue) + len(self._incoming) < self.max_queued_questions and self._queue_full_logged:
             self._queue_full_logged = False
             logger.info("Taking questions again (%d queued).", len(self._queue))
         self._condition.notify_all()
@@ -197,6 +236,10 @@ class QuestionRunner:
                 self._dispatch()
             if pending is not None:
                 entry.future.set_result(pending)
+                # The slot is free; this thread now waits for the sink, so that a final event it refuses is replaced
+                # by an exception at once, not when a transport gets round to `wait()` (the local runner's DoFn only
+                # does in a later bundle, which may never come when the service then receives nothing).
+                pending.wait()
 
     def _release(self, entry: _Entry) -> None:
         if entry.holds_slot:

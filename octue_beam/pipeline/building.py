@@ -19,10 +19,12 @@ from octue_beam.messaging.pubsub import (
     subscription_path,
     topic_path,
 )
+from octue_beam.pipeline.local_bundles import cache_dofn_specs, caching_views
 from octue_beam.pipeline.local_reads import set_local_pull_size
 from octue_beam.pipeline.options import ServiceOptions, revision_tag_from
 from octue_beam.pipeline.runners import DATAFLOW_RUNNER, LOCAL_RUNNER, select_runner
 from octue_beam.pipeline.transforms import (
+    SERVICE_DOFNS,
     AnswerQuestions,
     CheckQuestions,
     ReadQuestions,
@@ -164,6 +166,8 @@ def build_service_pipeline(options: PipelineOptions, service: Any = None) -> tup
     plan = plan_service(options, service)
     if plan.runner == LOCAL_RUNNER:
         set_local_pull_size(options.view_as(ServiceOptions).local_pull_size)
+        cache_dofn_specs(SERVICE_DOFNS)
+        options = caching_views(options)  # shares its values with the options given
     pipeline = beam.Pipeline(options=options)
     add_service_transforms(pipeline, plan)
     return pipeline, plan

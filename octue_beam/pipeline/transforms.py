@@ -112,7 +112,7 @@ class WriteDeadLetters(beam.PTransform):
     def expand(self, letters: Any) -> Any:
         if self.topic:
             return letters | "Publish" >> beam.ParDo(_PublishDeadLetters(self.topic, self.workers))
-        return letters | "Log" >> beam.Map(log_dead_letter)
+        return letters | "Log" >> beam.ParDo(_LogDeadLetters())
 
 
 # --- DoFns -----------------------------------------------------------------------------------------------------------
@@ -165,7 +165,9 @@ class _AnswerQuestion(beam.DoFn):
         self._pending = []
 
     def process(self, question: Question) -> None:
-        future = self._worker.runner.submit(question)
+        # Without `wait` (the local runner), the runner's accepting thread sends the acknowledgement and the first
+        # heartbeat, so the runner's single thread goes back to reading at once.
+        future = self._worker.runner.submit(question, accept_in_background=not self.wait)
         if self.wait:
             self._pending.append(future)
         else:
@@ -249,6 +251,18 @@ class _PublishDeadLetters(beam.DoFn):
 
     def teardown(self) -> None:
         self._worker = None
+
+
+class _LogDeadLetters(beam.DoFn):
+    """`log_dead_letter` of each letter (a DoFn of ours rather than a Map, so `SERVICE_DOFNS` lists it)."""
+
+    def process(self, letter: DeadLetter) -> Iterator[DeadLetter]:
+        log_dead_letter(letter)
+        yield letter
+
+
+#: The DoFns of a service pipeline's own stages (none keeps user state or timers; see `pipeline.local_bundles`).
+SERVICE_DOFNS = (_CheckMessage, _AnswerQuestion, _RejectInvalid, _PublishDeadLetters, _LogDeadLetters)
 
 
 def _record(answer: Answer) -> Answer:

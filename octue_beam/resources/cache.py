@@ -30,22 +30,30 @@ def cache_root() -> str:
 
 
 def current_folder() -> str:
-    """The folder new temporary copies go to: the current scope's folder, else the cache root."""
-    return _scope.get() or cache_root()
+    """The folder new temporary copies go to: the current scope's folder (created on first use), else the cache
+    root."""
+    folder = _scope.get()
+    if folder is None:
+        return cache_root()
+    os.makedirs(folder, exist_ok=True)
+    return folder
 
 
 @contextlib.contextmanager
 def scope(name: str | None = None):
-    """Put temporary copies made inside the block under their own folder, deleted when the block ends."""
+    """Put temporary copies made inside the block under their own folder, deleted when the block ends.
+
+    The folder is made when something first needs it (`current_folder`): most questions copy nothing, and making
+    and deleting a folder per question cost them a few milliseconds."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (name or "")) or uuid.uuid4().hex
     folder = os.path.join(cache_root(), f"scope-{safe}-{uuid.uuid4().hex[:8]}")
-    os.makedirs(folder)
     token = _scope.set(folder)
     try:
         yield folder
     finally:
         _scope.reset(token)
-        shutil.rmtree(folder, ignore_errors=True)
+        if os.path.isdir(folder):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def new_directory(name: str | None = None) -> str:

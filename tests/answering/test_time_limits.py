@@ -212,3 +212,35 @@ def test_the_time_limit_is_the_option_else_octue_yaml_else_one_hour(tmp_path):
     assert limit(tmp_path) == 7
     assert limit(tmp_path, question_timeout=2.5) == 2.5
     assert limit(FIXTURES / "behaviours") == 3600
+
+
+def test_questions_accepted_in_the_background_are_acknowledged_in_order_and_answered_once(answerer, publisher):
+    """The local runner's DoFn leaves acceptance to the runner's accepting thread: each question is still
+    acknowledged before its first heartbeat, a redelivery is dropped, and the questions run in the order given."""
+    runner = runner_of(answerer, max_concurrent_questions=1, question_timeout=30)
+    try:
+        asked = [question({"action": "echo", "value": number}) for number in range(5)]
+        futures = [runner.submit(each, accept_in_background=True) for each in asked]
+        duplicate = runner.submit(asked[2], accept_in_background=True)
+        answers = [future.result(timeout=30).wait() for future in futures]
+        assert duplicate.result(timeout=30) is None
+        assert [answer.event["output_values"]["value"] for answer in answers] == [0, 1, 2, 3, 4]
+        for each in asked:
+            sent = kinds(publisher, each)
+            assert sent[:2] == ["delivery_acknowledgement", "heartbeat"]
+            assert sum(kind in FINAL for kind in sent) == 1 and sent[-1] == "result"
+    finally:
+        runner.close(wait=True)
+
+
+def test_closing_the_runner_still_accepts_the_questions_submitted_before(answerer, publisher):
+    """A question submitted before `close` is acknowledged (so the journal of a local run knows it is in flight)."""
+    runner = runner_of(answerer, max_concurrent_questions=1, question_timeout=30)
+    asked = [question({"action": "sleep", "seconds": 0.2}) for _ in range(3)]
+    for each in asked:
+        runner.submit(each, accept_in_background=True)
+    runner.close()
+    with pytest.raises(RuntimeError):
+        runner.submit(question({"action": "echo"}), accept_in_background=True)
+    for each in asked:
+        wait_until(lambda each=each: "delivery_acknowledgement" in kinds(publisher, each))
