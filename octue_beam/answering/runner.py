@@ -88,7 +88,13 @@ class QuestionRunner:
             else max(0, int(max_overrunning_threads))
         )
         self._clock = clock
-        self._condition = threading.Condition()
+        lock = threading.RLock()
+        self._condition = threading.Condition(lock)  # submitters waiting for room, `close(wait=True)`
+        # The accepting thread and the time-limit thread wait on their own conditions (same lock), so that starting
+        # and ending questions does not wake them for nothing.
+        self._incoming_ready = threading.Condition(lock)
+        self._deadline_changed = threading.Condition(lock)
+        self._supervisor_waits_until = float("inf")
         self._queue: collections.deque[_Entry] = collections.deque()
         self._incoming: collections.deque[tuple[Question, futures.Future]] = collections.deque()  # to be accepted
         self._acceptor: threading.Thread | None = None
@@ -129,7 +135,7 @@ class QuestionRunner:
                     self._acceptor = threading.Thread(target=self._accept_incoming, name="octue-beam-accept",
                                                       daemon=True)
                     self._acceptor.start()
-                self._condition.notify_all()
+                self._incoming_ready.notify()
                 return future
         self._accept(question, future)
         return future
@@ -157,7 +163,7 @@ class QuestionRunner:
         while True:
             with self._condition:
                 while not self._incoming and not self._closed:
-                    self._condition.wait()
+                    self._incoming_ready.wait()
                 if not self._incoming:
                     return
                 question, future = self._incoming.popleft()
@@ -189,6 +195,8 @@ class QuestionRunner:
                     self._condition.wait()
             self._closed = True
             self._condition.notify_all()
+            self._incoming_ready.notify_all()
+            self._deadline_changed.notify_all()
             supervisor, acceptor = self._supervisor, self._acceptor
         for thread in (acceptor, supervisor):
             if thread is not None and thread is not threading.current_thread():
@@ -204,6 +212,8 @@ class QuestionRunner:
             entry.holds_slot = True
             if self.question_timeout is not None:
                 entry.deadline = self._clock() + self.question_timeout
+                if entry.deadline < self._supervisor_waits_until:
+                    self._deadline_changed.notify()
             entry.thread = threading.Thread(
                 target=self._run, args=(entry,), name=f"octue-beam-question-{entry.accepted.question_uuid}", daemon=True
             )
@@ -257,7 +267,9 @@ class QuestionRunner:
                     if overdue:
                         break
                     next_deadline = min((entry.deadline for entry in due), default=None)
-                    self._condition.wait(None if next_deadline is None else max(0.0, next_deadline - now))
+                    self._supervisor_waits_until = float("inf") if next_deadline is None else next_deadline
+                    self._deadline_changed.wait(None if next_deadline is None else max(0.0, next_deadline - now))
+                    self._supervisor_waits_until = float("-inf")  # awake: it looks at every deadline anyway
                 if self._closed:
                     return
                 for entry in overdue:

@@ -16,7 +16,21 @@ import uuid
 
 _lock = threading.Lock()
 _root: str | None = None
-_scope: contextvars.ContextVar[str | None] = contextvars.ContextVar("octue_beam_cache_scope", default=None)
+_scope: contextvars.ContextVar["_Scope | None"] = contextvars.ContextVar("octue_beam_cache_scope", default=None)
+
+
+class _Scope:
+    """A scope's folder: named when the scope starts, made only when something first needs it."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.made = False
+
+    def make(self) -> str:
+        if not self.made:
+            os.makedirs(self.folder, exist_ok=True)
+            self.made = True
+        return self.folder
 
 
 def cache_root() -> str:
@@ -32,11 +46,8 @@ def cache_root() -> str:
 def current_folder() -> str:
     """The folder new temporary copies go to: the current scope's folder (created on first use), else the cache
     root."""
-    folder = _scope.get()
-    if folder is None:
-        return cache_root()
-    os.makedirs(folder, exist_ok=True)
-    return folder
+    scoped = _scope.get()
+    return cache_root() if scoped is None else scoped.make()
 
 
 @contextlib.contextmanager
@@ -47,12 +58,13 @@ def scope(name: str | None = None):
     and deleting a folder per question cost them a few milliseconds."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (name or "")) or uuid.uuid4().hex
     folder = os.path.join(cache_root(), f"scope-{safe}-{uuid.uuid4().hex[:8]}")
-    token = _scope.set(folder)
+    scoped = _Scope(folder)
+    token = _scope.set(scoped)
     try:
         yield folder
     finally:
         _scope.reset(token)
-        if os.path.isdir(folder):
+        if scoped.made or os.path.isdir(folder):  # made by us, or by whoever used the folder yielded
             shutil.rmtree(folder, ignore_errors=True)
 
 
