@@ -3,6 +3,7 @@ on the DirectRunner with the command's defaults (worker processes: two here, wha
 argument errors."""
 
 import json
+import logging
 import subprocess
 import sys
 import uuid
@@ -10,6 +11,7 @@ import uuid
 from octue_beam.batch.files import read_answer_rows
 from octue_beam.batch.rows import ANSWER_COLUMNS
 from octue_beam.cli import main
+from octue_beam.cli.batch import QUIET_LOGGERS, _quietened
 from tests.batch.services import write_doubler
 from tests.support.paths import REPOSITORY
 
@@ -102,3 +104,12 @@ def test_the_command_refuses_bad_arguments_before_anything_runs(tmp_path, capsys
         assert main(["batch", *map(str, arguments)]) == 1, arguments
         assert message in capsys.readouterr().err, arguments
     assert not answers.exists()
+
+
+def test_the_command_gives_the_loggers_it_quietens_their_levels_back():
+    """`batch` quietens the answering core's per-question warnings while it runs, not for the rest of the process (a
+    test session or a notebook calling `main`)."""
+    before = [logging.getLogger(name).level for name in QUIET_LOGGERS]
+    with _quietened(QUIET_LOGGERS):
+        assert all(logging.getLogger(name).getEffectiveLevel() >= logging.ERROR for name in QUIET_LOGGERS)
+    assert [logging.getLogger(name).level for name in QUIET_LOGGERS] == before
