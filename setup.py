@@ -19,7 +19,10 @@ setup(
     ],
     extras_require={
         # matplotlib: CI runs the timeline PNG tests (the `timeline` extra).
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff==0.17.6", "hypothesis==6.170.15", "matplotlib>=3.7"],
+        # pandas: tests/cli/test_lean_serving.py checks an app can import it in the lean pipeline process.
+        "test": [
+            "pytest>=8", "pytest-timeout>=2.3", "ruff==0.17.6", "hypothesis==6.170.15", "matplotlib>=3.7", "pandas>=2",
+        ],
         # The Google client libraries of `octue-beam deploy` (docs/deployment.md).
         "deploy": ["google-cloud-dataflow-client>=0.8", "google-cloud-run>=0.10", "google-cloud-build>=3.20"],
         # `octue-beam events timeline --output FILE.png` draws with matplotlib (docs/events.md); .html needs nothing.
