@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from octue_beam.cli.arguments import CommandError
+from octue_beam.cli.deploy_cloud_run import image_tag
 
 ENDPOINT_VARIABLE = "OCTUE_BEAM_DATAFLOW_ENDPOINT"
 _TEMPLATE_LOCATION = re.compile(r"gs://(?P<bucket>[a-z0-9][a-z0-9._-]*[a-z0-9])/(?P<name>.*)")
@@ -184,7 +185,7 @@ def _plan(args: argparse.Namespace) -> dict[str, Any]:
 
     if not os.path.isdir(args.service_dir):
         raise CommandError(f"SERVICE_DIR {args.service_dir!r} is not a folder.")
-    revision_tag = args.revision_tag or os.environ.get("OCTUE_SERVICE_REVISION_TAG") or _image_tag(args.image)
+    revision_tag = args.revision_tag or os.environ.get("OCTUE_SERVICE_REVISION_TAG") or image_tag(args.image)
     if not revision_tag:
         raise CommandError(
             f"No revision tag for the service in {args.service_dir!r}: give --revision-tag (or set "
@@ -198,23 +199,6 @@ def _plan(args: argparse.Namespace) -> dict[str, Any]:
     except OctueBeamError as error:
         raise CommandError(str(error)) from None
     return {"sruid": sruid, "revision_tag": revision_tag}
-
-
-def _image_tag(image: str) -> str | None:
-    """IMAGE's tag when it can be a revision tag (not `latest`, not a digest), else None."""
-    from octue_beam.exceptions import InvalidServiceID
-    from octue_beam.messaging.sruid import validate_revision_tag
-
-    name = image.rsplit("/", 1)[-1]
-    if "@" in name or ":" not in name:
-        return None
-    tag = name.rsplit(":", 1)[1]
-    if tag == "latest":
-        return None
-    try:
-        return validate_revision_tag(tag)
-    except InvalidServiceID:
-        return None
 
 
 def _template_location(location: str, job_name: str) -> str:
