@@ -65,6 +65,11 @@ class PendingAnswer:
     def question_uuid(self) -> str | None:
         return self.emitter.question_uuid
 
+    @property
+    def settled(self) -> bool:
+        """Whether `wait()` would return at once: the sink already took the final event (or refused it)."""
+        return self._answer is not None or (self.future is not None and self.future.done())
+
     def wait(self) -> Answer:
         """Wait until the sink accepted the final event. If the sink refused it for good (too big for Pub/Sub, not
         serialisable, invalid: `messaging.publishing.refused`), send an `exception` saying so instead. After a timeout

@@ -6,7 +6,7 @@ the streaming service (`octue_beam.answering`), and regression re-runs of record
     sink        `AnswerSink`: the event sink the core publishes to (nothing is sent anywhere)
     questions   a question row as the core's `Question`, checked as a Pub/Sub question is
     options     `BatchOptions` (--questions, --answers)
-    transforms  ReadQuestionRows -> AnswerQuestionRows -> WriteAnswerRows and their private DoFns
+    transforms  ReadQuestionRows -> SpreadQuestionRows -> AnswerQuestionRows -> WriteAnswerRows, their private DoFns
     building    `build_batch_pipeline(options)`: the bounded pipeline and its plan
     progress    the progress channel from the workers to the progress bar
     running     `run_batch(options)`: run it with a progress bar, return the summary

@@ -3,7 +3,7 @@
 `plan_batch(options)` loads the service once (for its SRUID) and chooses the runner; `build_batch_pipeline` returns
 the Beam pipeline (not yet run) and that plan:
 
-    ReadQuestionRows -> FailDuplicateQuestions -> AnswerQuestionRows -> WriteAnswerRows
+    ReadQuestionRows -> SpreadQuestionRows -> AnswerQuestionRows -> WriteAnswerRows
 
 Runners: `DirectRunner` (the default) runs on Beam's portable local runner, the `FnApiRunner` (Beam's `DirectRunner`
 name would first try to download and start the Prism runner, then fall back to the same `FnApiRunner`), with Beam's
@@ -22,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from octue_beam.batch.options import BatchOptions
 from octue_beam.batch.sink import answer_sink
-from octue_beam.batch.transforms import AnswerQuestionRows, FailDuplicateQuestions, ReadQuestionRows, WriteAnswerRows
+from octue_beam.batch.transforms import AnswerQuestionRows, ReadQuestionRows, SpreadQuestionRows, WriteAnswerRows
 from octue_beam.environment import LOCAL_PROJECT
 from octue_beam.pipeline.options import ServiceOptions, revision_tag_from
 from octue_beam.pipeline.worker import ServiceWorkers, WorkerConfig
@@ -82,7 +82,7 @@ def plan_batch(options: PipelineOptions, service: Any = None, progress: str | No
         heartbeat_interval=0,  # nobody listens: one heartbeat at the start, no clock thread
         max_concurrent_questions=service_options.max_concurrent_questions,
         seen_capacity=1,
-        seen_ttl=0,  # duplicates are failed by FailDuplicateQuestions; a retried bundle is answered again
+        seen_ttl=0,  # duplicates are failed by ReadQuestionRows; a retried bundle is answered again
         question_timeout=service_options.question_timeout,
         service_name=service_options.service_name,
     )
@@ -113,7 +113,7 @@ def add_batch_transforms(pipeline: beam.Pipeline, plan: BatchPlan) -> Any:
     answers = (
         pipeline
         | "ReadQuestionRows" >> ReadQuestionRows(plan.questions)
-        | "FailDuplicateQuestions" >> FailDuplicateQuestions()
+        | "SpreadQuestionRows" >> SpreadQuestionRows()
         | "AnswerQuestionRows" >> AnswerQuestionRows(workers, plan.max_message_bytes, plan.progress)
     )
     answers | "WriteAnswerRows" >> WriteAnswerRows(plan.answers)

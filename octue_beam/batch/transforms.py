@@ -1,12 +1,16 @@
 """The stages of a batch, one composite PTransform each, over the transport-free answering core:
 
-    ReadQuestionRows -> FailDuplicateQuestions -> AnswerQuestionRows -> WriteAnswerRows
+    ReadQuestionRows -> SpreadQuestionRows -> AnswerQuestionRows -> WriteAnswerRows
 
-`QuestionRow`s flow into AnswerQuestionRows and answer rows (dicts, `rows.ANSWER_COLUMNS`) out of it: exactly one
-per question row, whatever happens to the question. The answering DoFn is thin: it acquires its process's
-`ServiceWorker` in `setup()` (one per process through a `ServiceWorkers` handle, as in the streaming pipeline, with
-an `AnswerSink` for a publisher), hands each question to the worker's `QuestionRunner` (the service's time limit,
-`max_concurrent_questions` at a time) and outputs each answer row as its question ends.
+Chunks of `QuestionRow`s (lists of up to `CHUNK_ROWS`, the later rows of a repeated question UUID already failed)
+flow into AnswerQuestionRows and answer rows (dicts, `rows.ANSWER_COLUMNS`) out of it: exactly one per question row,
+whatever happens to the question. Rows travel in chunks because each element crossing a stage boundary is encoded
+and decoded by the runner: one row per element cost a batch a sixth of its time per question.
+
+The answering DoFn is thin: it acquires its process's `ServiceWorker` in `setup()` (one per process through a
+`ServiceWorkers` handle, as in the streaming pipeline, with an `AnswerSink` for a publisher), hands each question to
+the worker's `QuestionRunner` (the service's time limit, `max_concurrent_questions` at a time) and outputs each answer
+row as its question ends.
 """
 
 import importlib
@@ -39,6 +43,9 @@ from octue_beam.exceptions import InvalidEvent
 from octue_beam.pipeline.worker import ServiceWorker, ServiceWorkers
 
 METRICS_NAMESPACE = "octue_beam.batch"
+#: Question rows per element between reading and answering (enough to make the runner's cost per element small, few
+#: enough that a file of a few hundred questions is still spread over several workers).
+CHUNK_ROWS = 50
 
 #: The Parquet schema of an answers file (the JSON columns as JSON text, marked as such, as in the event store).
 ANSWERS_SCHEMA = pa.schema(
@@ -54,31 +61,29 @@ ANSWERS_SCHEMA = pa.schema(
 
 
 class ReadQuestionRows(beam.PTransform):
-    """The `QuestionRow`s of a questions file (read in order by one worker: rows are small, answering is the work)."""
+    """Chunks of the `QuestionRow`s of a questions file, read in order by one worker (rows are small, answering is
+    the work), in which each row whose question UUID an earlier row has is failed with `DuplicateQuestionUUID`."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, chunk_rows: int = CHUNK_ROWS) -> None:
         super().__init__()
         self.path = path
+        self.chunk_rows = chunk_rows
 
     def expand(self, pbegin: Any) -> Any:
-        return pbegin | "Path" >> beam.Create([self.path]) | "Read" >> beam.ParDo(_ReadRows())
+        return pbegin | "Path" >> beam.Create([self.path]) | "Read" >> beam.ParDo(_ReadRows(self.chunk_rows))
 
 
-class FailDuplicateQuestions(beam.PTransform):
-    """The rows grouped by question UUID: the first row of each UUID as it is, the later ones failed with
-    `DuplicateQuestionUUID`. The grouping also spreads the rows over the workers."""
+class SpreadQuestionRows(beam.PTransform):
+    """The chunks of question rows spread over the workers (a reshuffle: without it, the stages after the one
+    worker that reads the file would run on that worker alone)."""
 
-    def expand(self, rows: Any) -> Any:
-        return (
-            rows
-            | "ByQuestionUUID" >> beam.Map(_keyed_by_question_uuid)
-            | "Group" >> beam.GroupByKey()
-            | "FailLaterRows" >> beam.FlatMap(_first_and_duplicates)
-        )
+    def expand(self, chunks: Any) -> Any:
+        return chunks | "Reshuffle" >> beam.Reshuffle()
 
 
 class AnswerQuestionRows(beam.PTransform):
-    """An answer row for each question row: answered by the core, or failed with the reason it is no question.
+    """An answer row for each question row of the chunks: answered by the core, or failed with the reason it is no
+    question.
 
     `progress` is a local file the workers append their counts to (`batch.progress`), or None.
     """
@@ -118,19 +123,33 @@ class WriteAnswerRows(beam.PTransform):
 
 
 class _ReadRows(beam.DoFn):
-    def process(self, path: str) -> Iterator[QuestionRow]:
-        yield from read_question_rows(path)
+    def __init__(self, chunk_rows: int) -> None:
+        super().__init__()
+        self.chunk_rows = chunk_rows
+
+    def process(self, path: str) -> Iterator[list[QuestionRow]]:
+        chunk: list[QuestionRow] = []
+        for row in _failing_duplicates(read_question_rows(path)):
+            chunk.append(row)
+            if len(chunk) == self.chunk_rows:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
 
-def _keyed_by_question_uuid(row: QuestionRow) -> tuple[str, QuestionRow]:
-    return row.question_uuid, row
+def _failing_duplicates(rows: Iterable[QuestionRow]) -> Iterator[QuestionRow]:
+    """The rows in order, each row whose question UUID an earlier row has failed with `DuplicateQuestionUUID` (a row
+    that is already failed stays as it is, and its UUID still counts as taken)."""
+    first: dict[str, QuestionRow] = {}
+    for row in rows:
+        earlier = first.setdefault(row.question_uuid, _where_only(row))
+        yield row if earlier.index == row.index or row.error is not None else duplicate(row, earlier)
 
 
-def _first_and_duplicates(group: tuple[str, Iterable[QuestionRow]]) -> Iterator[QuestionRow]:
-    rows = sorted(group[1], key=lambda row: row.index)
-    yield rows[0]
-    for later in rows[1:]:
-        yield later if later.error is not None else duplicate(later, rows[0])
+def _where_only(row: QuestionRow) -> QuestionRow:
+    """The row without its inputs: what `duplicate` needs of the first row of a UUID, kept until the file is read."""
+    return QuestionRow(row.index, row.where, row.question_uuid)
 
 
 class _Running:
@@ -150,7 +169,7 @@ class _Running:
     def answer(self) -> dict[str, Any]:
         """The answer row, once the question has ended (waits for it)."""
         pending = self.future.result()
-        if pending is None:  # the core dropped it as a duplicate delivery: FailDuplicateQuestions prevents this
+        if pending is None:  # the core dropped it as a duplicate delivery: ReadQuestionRows prevents this
             return failure_row(self.row.failed(InvalidEvent(
                 f"The question of {self.row.where} was not answered: the worker had already answered its UUID."
             )))
@@ -182,7 +201,14 @@ class _AnswerRows(beam.DoFn):
     def start_bundle(self) -> None:
         self._running = []
 
-    def process(self, row: QuestionRow) -> Iterator[dict[str, Any]]:
+    def process(self, chunk: list[QuestionRow]) -> Iterator[dict[str, Any]]:
+        for row in chunk:
+            yield from self._submit(row)
+        yield from self._ended(wait=False)
+
+    def _submit(self, row: QuestionRow) -> Iterator[dict[str, Any]]:
+        """Hand the row's question to the runner (a failure row at once if it is no question), then output the
+        answer rows of the questions that ended meanwhile."""
         question = to_question(row, self._worker.config.sruid, self.max_message_bytes)
         if isinstance(question, QuestionRow):
             yield self._counted(failure_row(question))

@@ -23,6 +23,14 @@ LOCAL_RUNNERS = ("direct", "directrunner", "fnapirunner")
 #: Runner names that run on Dataflow, where the service folder is the one in the workers' image (`--service_dir`,
 #: by default where octue_beam's images put it).
 DATAFLOW_RUNNERS = ("dataflow", "dataflowrunner")
+#: Below this many questions a local batch answers them in the command's own process by default: worker processes
+#: take 2-5 s to start (each imports Beam and loads the service), more than a few thousand cheap questions take to
+#: answer (bench/batch.py; docs/batch.md).
+WORKER_PROCESSES_FROM = 2000
+#: Nor does it start worker processes on a machine with fewer CPUs than this: with two, Beam's runner process (which
+#: reshuffles the rows and feeds the workers) takes most of one, and the workers answered only 4-6% faster than one
+#: process, both for an echo app and for the fractal example (bench/batch.py), while costing their start-up.
+WORKER_PROCESSES_FROM_CPUS = 3
 #: Real pipeline options close enough to this command's own to pass the typo check only by being listed.
 PIPELINE_OPTIONS_NEAR_BATCH_OPTIONS = ("--service_dir", "--service_name", "--questions", "--answers")
 
@@ -161,9 +169,12 @@ def check_arguments(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace, questions: str | None, answers: str | None, rows: Any = None) -> Any:
     """Run the batch on `questions` into `answers` (the `BatchSummary`), or, given recorded event-store `rows`, ask
     their questions again (the summary and the comparisons)."""
-    # The deliberate lazy imports: Beam (~1.5 s) and pyarrow only when a batch runs.
-    from octue_beam.batch.files import QuestionsFileError, file_format
-    from octue_beam.batch.regression import DEFAULT_FLOAT_TOLERANCE
+    # The deliberate lazy imports: Beam (~1.5 s) and pyarrow only when a batch runs; Beam without pandas first.
+    from octue_beam.cli.beam_imports import UNUSED_BY_BATCH, import_beam
+
+    import_beam(UNUSED_BY_BATCH)
+    from octue_beam.batch.files import QuestionsFileError, check_questions_file, file_format
+    from octue_beam.batch.regression import DEFAULT_FLOAT_TOLERANCE, recorded_questions
     from octue_beam.batch.rerunning import rerun_recorded
     from octue_beam.batch.running import run_batch
     from octue_beam.service.loading import load_service
@@ -181,7 +192,11 @@ def _run(args: argparse.Namespace, questions: str | None, answers: str | None, r
     service = load_service(
         args.service_dir, revision_tag=args.revision_tag, check_credentials=False, service_name=args.service
     )
-    options = pipeline_options(args, questions, answers)
+    try:
+        count = len(recorded_questions(rows, service.sruid)) if rows is not None else check_questions_file(questions)
+    except QuestionsFileError as error:
+        raise CommandError(f"--questions: {error}") from None
+    options = pipeline_options(args, questions, answers, count)
     if rows is not None:
         tolerance = DEFAULT_FLOAT_TOLERANCE if args.float_tolerance is None else args.float_tolerance
         return rerun_recorded(rows, options, service, tolerance)
@@ -191,9 +206,11 @@ def _run(args: argparse.Namespace, questions: str | None, answers: str | None, r
         raise CommandError(f"--questions: {error}") from None
 
 
-def pipeline_options(args: argparse.Namespace, questions: str | None, answers: str | None) -> Any:
-    """The batch's pipeline options: those passed through, then the command's own in Beam's form; locally, several
-    worker processes (one per CPU, at least two) unless --direct_running_mode says otherwise."""
+def pipeline_options(
+    args: argparse.Namespace, questions: str | None, answers: str | None, count: int | None = None
+) -> Any:
+    """The batch's pipeline options: those passed through, then the command's own in Beam's form; locally, unless
+    --direct_running_mode says how, the `local_running_mode` for `count` questions (None: not known)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     argv = list(args.pipeline_args)
@@ -207,10 +224,19 @@ def pipeline_options(args: argparse.Namespace, questions: str | None, answers: s
         if value:
             argv += [option, value]
     if str(args.runner).lower() in LOCAL_RUNNERS and "--direct_running_mode" not in given:
-        argv += ["--direct_running_mode", "multi_processing"]
-        if "--direct_num_workers" not in given:
-            argv += ["--direct_num_workers", str(max(2, os.cpu_count() or 1))]
+        argv += local_running_mode(count, os.cpu_count() or 1, workers_given="--direct_num_workers" in given)
     return PipelineOptions(argv)
+
+
+def local_running_mode(count: int | None, cpus: int, workers_given: bool = False) -> list[str]:
+    """Beam's options for answering `count` questions (None: not known) on a machine with `cpus` CPUs: one worker
+    process per CPU for at least `WORKER_PROCESSES_FROM` questions on at least `WORKER_PROCESSES_FROM_CPUS` CPUs,
+    else in this process. `--direct_num_workers` given alone asks for worker processes whatever the count."""
+    if workers_given:
+        return ["--direct_running_mode", "multi_processing"]
+    if cpus < WORKER_PROCESSES_FROM_CPUS or (count is not None and count < WORKER_PROCESSES_FROM):
+        return ["--direct_running_mode", "in_memory"]
+    return ["--direct_running_mode", "multi_processing", "--direct_num_workers", str(cpus)]
 
 
 def check_pipeline_arguments(arguments: list[str], own_options: list[str]) -> None:

@@ -9,6 +9,7 @@ import atexit
 import contextlib
 import contextvars
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -17,6 +18,8 @@ import uuid
 _lock = threading.Lock()
 _root: str | None = None
 _scope: contextvars.ContextVar["_Scope | None"] = contextvars.ContextVar("octue_beam_cache_scope", default=None)
+#: What a scope's name may not hold in its folder's name (anything but letters, digits, "_" and "-").
+_UNSAFE = re.compile(r"[^\w-]")
 
 
 class _Scope:
@@ -56,7 +59,7 @@ def scope(name: str | None = None):
 
     The folder is made when something first needs it (`current_folder`): most questions copy nothing, and making
     and deleting a folder per question cost them a few milliseconds."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (name or "")) or uuid.uuid4().hex
+    safe = _UNSAFE.sub("_", name or "") or uuid.uuid4().hex
     folder = os.path.join(cache_root(), f"scope-{safe}-{uuid.uuid4().hex[:8]}")
     scoped = _Scope(folder)
     token = _scope.set(scoped)

@@ -244,3 +244,41 @@ def test_closing_the_runner_still_accepts_the_questions_submitted_before(answere
         runner.submit(question({"action": "echo"}), accept_in_background=True)
     for each in asked:
         wait_until(lambda each=each: "delivery_acknowledgement" in kinds(publisher, each))
+
+
+def test_a_thread_that_ends_a_question_runs_the_next_queued_one_within_that_ones_time_limit(
+    answerer, publisher, monkeypatch
+):
+    """A busy runner does not start a thread per question: the thread whose question ended (its final event taken at
+    once by the sink) runs the next queued one. Each of those still has its own time limit: one that overruns is ended
+    at its limit, and the question after it is answered in a new thread while the old one runs on."""
+    threads = {}
+    run = answerer._run
+
+    def recording(asked, emitter):
+        threads[asked.question_uuid] = threading.get_ident()
+        return run(asked, emitter)
+
+    monkeypatch.setattr(answerer, "_run", recording)
+    runner = runner_of(answerer, max_concurrent_questions=1, question_timeout=0.5)
+    try:
+        asked = [
+            question({"action": "echo", "value": 0}),
+            question({"action": "echo", "value": 1}),
+            question({"action": "sleep", "seconds": 2}),
+            question({"action": "echo", "value": 3}),
+        ]
+        futures = [runner.submit(each) for each in asked]
+        answers = [future.result(timeout=30).wait() for future in futures]
+
+        assert [answer.kind for answer in answers] == ["result", "result", "exception", "result"]
+        assert answers[2].event["exception_type"] == "QuestionTimeLimitExceeded"
+        assert [answers[index].event["output_values"]["value"] for index in (0, 1, 3)] == [0, 1, 3]
+        assert runner.overrunning == 1, "the last question was not answered while the sleeping one overran"
+        first, second, sleeping, last = (threads[each.question_uuid] for each in asked)
+        assert first == second == sleeping, "the queued questions did not run in the thread that was free"
+        assert last != sleeping, "the question after the overrunning one waited for its thread"
+        wait_until(lambda: runner.overrunning == 0)
+        assert [kind for kind in kinds(publisher, asked[2]) if kind in FINAL] == ["exception"]
+    finally:
+        runner.close()

@@ -135,7 +135,7 @@ def test_the_batch_graph_builds_for_dataflow_offline(tmp_path):
     assert (plan.sruid, plan.runner, plan.local) == ("batch-tests/doubler:local", "DataflowRunner", False)
     assert not options.view_as(StandardOptions).streaming
     names = {t.unique_name for t in result.job.proto_pipeline.components.transforms.values()}
-    for stage in ("ReadQuestionRows", "FailDuplicateQuestions", "AnswerQuestionRows", "WriteAnswerRows"):
+    for stage in ("ReadQuestionRows", "SpreadQuestionRows", "AnswerQuestionRows", "WriteAnswerRows"):
         assert stage in names, sorted(names)
     assert str(run_batch(options, show_progress=False)) == (
         "The batch pipeline was built (dry run): no question was answered."

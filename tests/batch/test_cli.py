@@ -8,10 +8,13 @@ import subprocess
 import sys
 import uuid
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from octue_beam.batch.files import read_answer_rows
 from octue_beam.batch.rows import ANSWER_COLUMNS
 from octue_beam.cli import main
-from octue_beam.cli.batch import QUIET_LOGGERS, _quietened
+from octue_beam.cli.batch import QUIET_LOGGERS, WORKER_PROCESSES_FROM, _quietened, local_running_mode
 from tests.batch.services import write_doubler
 from tests.support.paths import REPOSITORY
 
@@ -113,3 +116,33 @@ def test_the_command_gives_the_loggers_it_quietens_their_levels_back():
     with _quietened(QUIET_LOGGERS):
         assert all(logging.getLogger(name).getEffectiveLevel() >= logging.ERROR for name in QUIET_LOGGERS)
     assert [logging.getLogger(name).level for name in QUIET_LOGGERS] == before
+
+
+def test_a_local_batch_uses_worker_processes_only_where_they_pay_for_their_start_up():
+    """Worker processes take seconds to start and gain little on two CPUs: a small file, or any file on a machine
+    with fewer than three CPUs, is answered in the command's process; a big one elsewhere on a worker process per
+    CPU; --direct_num_workers alone asks for them whatever the file."""
+    in_process = ["--direct_running_mode", "in_memory"]
+    assert local_running_mode(WORKER_PROCESSES_FROM - 1, 8) == in_process
+    assert local_running_mode(WORKER_PROCESSES_FROM, 8) == [
+        "--direct_running_mode", "multi_processing", "--direct_num_workers", "8",
+    ]
+    assert local_running_mode(None, 4) == ["--direct_running_mode", "multi_processing", "--direct_num_workers", "4"]
+    assert local_running_mode(100_000, 2) == in_process
+    assert local_running_mode(100_000, 1) == in_process
+    assert local_running_mode(10, 2, workers_given=True) == ["--direct_running_mode", "multi_processing"]
+
+
+def test_the_command_reads_and_writes_parquet(tmp_path):
+    """The command imports Beam without the integrations a batch never uses (pandas, pymongo): Parquet, which needs
+    pyarrow, still works both ways."""
+    service = write_doubler(tmp_path / "service")
+    questions = tmp_path / "questions.parquet"
+    pq.write_table(pa.table({"input_values": [json.dumps({"n": n}) for n in range(20)]}), questions)
+    answers = tmp_path / "answers.parquet"
+
+    completed = batch(service, "--questions", questions, "--answers", answers)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = sorted(read_answer_rows(str(answers)), key=lambda row: row["row"])
+    assert [row["output_values"] for row in rows] == [{"double": 2 * n} for n in range(20)]

@@ -108,11 +108,12 @@ def test_a_question_with_a_manifest_to_such_a_service_is_refused_by_its_twine_an
     assert answer["output_values"] == {"action": "echo", "value": 3}
 
 
-def test_the_pipeline_process_loads_neither_pandas_nor_pyarrow(served_behaviours):
+def test_the_pipeline_process_loads_neither_pandas_nor_pyarrow_nor_pymongo(served_behaviours):
     pid = int(re.search(r"pipeline process: (\d+)", served_behaviours.log()).group(1))
     maps = Path(f"/proc/{pid}/maps").read_text()
     assert "python" in _command_line(pid) and "--control-fd" in _command_line(pid)
-    assert f"{os.sep}pandas{os.sep}" not in maps and f"{os.sep}pyarrow{os.sep}" not in maps
+    for unused in ("pandas", "pyarrow", "pymongo", "bson"):
+        assert f"{os.sep}{unused}{os.sep}" not in maps, f"{unused} was loaded"
 
 
 def test_an_app_importing_pandas_after_beam_gets_it():
