@@ -9,22 +9,36 @@ Transports (the Beam pipeline in `octue_beam.pipeline`, and later a Cloud Run pu
 are thin adapters: they turn what they receive into these values and give the core a `Publisher`.
 """
 
-from octue_beam.answering.checking import addressed_to, check_message, message_parts
-from octue_beam.answering.core import Answerer, PendingAnswer
-from octue_beam.answering.runner import QuestionRunner
-from octue_beam.answering.seen import SeenSet
-from octue_beam.answering.values import Answer, DeadLetter, Question, Rejection
+import importlib
+from typing import Any
 
-__all__ = [
-    "Answer",
-    "Answerer",
-    "DeadLetter",
-    "PendingAnswer",
-    "Question",
-    "QuestionRunner",
-    "Rejection",
-    "SeenSet",
-    "addressed_to",
-    "check_message",
-    "message_parts",
-]
+#: The package's names and their modules, imported when first used (PEP 562), so that importing one light module of
+#: the package (`answering.journal`, which the local `run` supervisor reads) does not load the Pub/Sub client.
+_NAMES = {
+    "Answer": "octue_beam.answering.values",
+    "Answerer": "octue_beam.answering.core",
+    "DeadLetter": "octue_beam.answering.values",
+    "PendingAnswer": "octue_beam.answering.core",
+    "Question": "octue_beam.answering.values",
+    "QuestionRunner": "octue_beam.answering.runner",
+    "Rejection": "octue_beam.answering.values",
+    "SeenSet": "octue_beam.answering.seen",
+    "addressed_to": "octue_beam.answering.checking",
+    "check_message": "octue_beam.answering.checking",
+    "message_parts": "octue_beam.answering.checking",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _NAMES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_NAMES])

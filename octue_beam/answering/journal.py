@@ -10,8 +10,8 @@ needs no hook, and nothing is written for duplicates, rejections or questions th
 the question's response attributes, its topic and its Pub/Sub emulator, all that is needed to answer it later.
 
 The local `run` command (`octue_beam.cli.supervising`) gives its pipeline process a folder through
-`OCTUE_BEAM_JOURNAL_DIR` (`journaled` reads it) and calls `answer_in_flight` when that process dies or is stopped,
-and on start for the folders of `run`s that were killed (`claim_abandoned`). Folders live under
+`OCTUE_BEAM_JOURNAL_DIR` (`journaled` reads it) and calls `answering.stopped.answer_in_flight` when that process
+dies or is stopped, and on start for the folders of `run`s that were killed (`claim_abandoned`). Folders live under
 `journal_root()`: `$OCTUE_BEAM_STATE_DIR/journal`, else `$XDG_STATE_HOME/octue-beam/journal`, else
 `~/.local/state/octue-beam/journal`, so that they survive a restart of `run`. Without the variable (Dataflow,
 tests driving the core) nothing is journaled.
@@ -28,16 +28,16 @@ import json
 import logging
 import os
 import shutil
-import socket
 from collections.abc import Mapping
 from concurrent import futures
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from octue_beam.environment import pubsub_emulator_host
 from octue_beam.messaging import events
-from octue_beam.messaging.publishing import OrderedBatchPublisher, Publisher
-from octue_beam.messaging.pubsub import parse_topic
 from octue_beam.processes import identity_is_running
+
+if TYPE_CHECKING:  # the Pub/Sub client is not imported by those who only read and clear journals (`run`)
+    from octue_beam.messaging.publishing import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class Journal:
 class JournalingPublisher:
     """A `Publisher` that journals the questions whose events it publishes (see the module docstring)."""
 
-    def __init__(self, publisher: Publisher, journal: Journal) -> None:
+    def __init__(self, publisher: "Publisher", journal: Journal) -> None:
         self.publisher = publisher
         self.journal = journal
 
@@ -155,7 +155,7 @@ class JournalingPublisher:
         self.publisher.close()
 
 
-def journaled(publisher: Publisher, topic: str) -> Publisher:
+def journaled(publisher: "Publisher", topic: str) -> "Publisher":
     """`publisher` journaling into `$OCTUE_BEAM_JOURNAL_DIR` when that is set (by the `run` command supervising
     this process), else `publisher` itself. `topic` is where the publisher publishes (`projects/<p>/topics/<t>`)."""
     folder = os.environ.get(JOURNAL_VARIABLE)
@@ -167,55 +167,6 @@ def journaled(publisher: Publisher, topic: str) -> Publisher:
         logger.exception("Could not open the journal %s: questions in flight are not journaled.", folder)
         return publisher
     return JournalingPublisher(publisher, journal)
-
-
-def answer_in_flight(folder: str, error: BaseException, timeout: float = 10.0) -> int:
-    """Answer every question journaled in `folder` with an `exception` event of `error`, then forget them; return
-    how many were answered. A question whose Pub/Sub cannot be reached is dropped with a warning (its parent, on a
-    stopped emulator, cannot be told)."""
-    entries = Journal.read(folder)
-    groups: dict[tuple[str, str], list[InFlight]] = {}
-    for entry in entries:
-        groups.setdefault((entry.emulator_host, entry.topic), []).append(entry)
-    answered = 0
-    for (host, topic), group in groups.items():
-        answered += _answer_group(host, topic, group, error, timeout)
-        for entry in group:
-            with contextlib.suppress(OSError):
-                os.remove(entry.path)
-    return answered
-
-
-def _answer_group(host: str, topic: str, group: list[InFlight], error: BaseException, timeout: float) -> int:
-    uuids = ", ".join(str(entry.attributes.get("question_uuid")) for entry in group)
-    if host and not _accepts_connections(host):
-        logger.warning("Cannot tell the parents of %s that their service stopped: no Pub/Sub emulator on %s.", uuids,
-                       host)
-        return 0
-    project, name = parse_topic(topic, "")
-    publisher = OrderedBatchPublisher(project, name, emulator_host=host, publish_timeout=timeout)
-    answered = 0
-    try:
-        sent = [(entry, publisher.publish(events.exception(error), entry.attributes)) for entry in group]
-        for entry, future in sent:
-            try:
-                future.result(timeout=4 * timeout)
-                answered += 1
-            except Exception as failure:  # noqa: BLE001 - reported; the others are still answered
-                logger.warning("Could not answer question %s: %s", entry.attributes.get("question_uuid"), failure)
-    finally:
-        with contextlib.suppress(Exception):
-            publisher.close()
-    return answered
-
-
-def _accepts_connections(host_port: str, timeout: float = 2.0) -> bool:
-    host, _, port = host_port.rpartition(":")
-    try:
-        with socket.create_connection((host or "localhost", int(port)), timeout=timeout):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 def run_folder(identity: str) -> str:

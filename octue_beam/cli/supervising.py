@@ -52,9 +52,7 @@ from collections.abc import Callable
 from concurrent import futures
 from typing import NoReturn, TextIO
 
-from octue_beam.answering.journal import JOURNAL_VARIABLE, answer_in_flight, claim_abandoned, remove_folder, run_folder
-from octue_beam.asking import ask
-from octue_beam.asking.session import close_listeners
+from octue_beam.answering.journal import JOURNAL_VARIABLE, Journal, claim_abandoned, remove_folder, run_folder
 from octue_beam.cli.answers import answer_json, failure_message, log_monitor_message, print_answer
 from octue_beam.cli.arguments import CommandError, load_json_argument
 from octue_beam.cli.examples import ExampleQuestion, example_question
@@ -372,7 +370,7 @@ class Supervisor:
     def _answer_in_flight(self, message: str) -> int:
         if not self.journal:
             return 0
-        answered = answer_in_flight(self.journal, ServiceStopped(message))
+        answered = _answer_journaled(self.journal, ServiceStopped(message))
         if answered:
             print(f"Answered {answered} question(s) in flight with ServiceStopped.", file=sys.stderr, flush=True)
         return answered
@@ -430,7 +428,7 @@ class Supervisor:
     def _answer_abandoned(self) -> None:
         for folder in claim_abandoned(self.identity):
             try:
-                answered = answer_in_flight(
+                answered = _answer_journaled(
                     folder,
                     ServiceStopped(
                         "The service stopped while answering this question: the `octue-beam run` serving it was "
@@ -573,6 +571,16 @@ def _ask_while_watching(supervisor: Supervisor, report: dict, question: dict, ar
     return outcome.get("code", 1)
 
 
+def _answer_journaled(folder: str, error: BaseException) -> int:
+    """`answering.stopped.answer_in_flight`, whose Pub/Sub client is imported only when the journal in `folder` holds
+    a question: the supervisor does not load it (half its memory) to find that none was in flight."""
+    if not Journal.read(folder):
+        return 0
+    from octue_beam.answering.stopped import answer_in_flight
+
+    return answer_in_flight(folder, error)
+
+
 def _ask_once(report: dict, question: dict, timeout: float, debug: bool = False) -> int:
     """Ask the service one question and print the answer as JSON (or the error in one line, as `ask` does, with
     the traceback when `debug`); 0 on a result, 1 otherwise."""
@@ -582,6 +590,10 @@ def _ask_once(report: dict, question: dict, timeout: float, debug: bool = False)
     if isinstance(manifest, dict):
         asked += f" and an input manifest of the datasets {sorted(manifest.get('datasets') or {})}"
     print(f"Asking {sruid} with {asked}.", file=sys.stderr, flush=True)
+    # The Pub/Sub client, imported only for --ask: without it the supervisor is half the size while it serves.
+    from octue_beam.asking import ask
+    from octue_beam.asking.session import close_listeners
+
     try:
         answer, question_uuid = ask(
             sruid,

@@ -12,7 +12,6 @@ import time
 import uuid
 from typing import Any
 
-from octue_beam.asking import ask
 from octue_beam.messaging.sruid import to_pub_sub_form
 from octue_beam.processes import die_with_parent, stop_process_group
 from octue_beam.service.configuration import locate_services
@@ -119,6 +118,10 @@ class LocalService:
         """`octue_beam.ask` this service (on its topic, in the environment's project); `(answer, question_uuid)`."""
         kwargs.setdefault("topic_name", self.topic_name)
         kwargs.setdefault("timeout", 120)
+        # Imported here: `run` serves its --with companions through this class and loads the Pub/Sub client (half
+        # its memory) only when it asks something.
+        from octue_beam.asking import ask
+
         return ask(self.sruid, input_values=input_values, input_manifest=input_manifest, **kwargs)
 
     def stop(self) -> None:

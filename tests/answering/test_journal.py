@@ -17,11 +17,11 @@ from octue_beam.answering.journal import (
     JOURNAL_VARIABLE,
     Journal,
     JournalingPublisher,
-    answer_in_flight,
     claim_abandoned,
     journaled,
     run_folder,
 )
+from octue_beam.answering.stopped import answer_in_flight
 from octue_beam.exceptions import ServiceStopped
 from octue_beam.messaging import events
 from octue_beam.messaging.attributes import decode_attributes, question_attributes, response_attributes

@@ -1,6 +1,7 @@
 """What a local `run` starts and loads, and no more: the storage emulator only when a service or its question can
 use Cloud Storage (`cli.supervising.needs_storage`), and a pipeline process that never loaded pandas or pyarrow
-(`cli.lean_beam`), which Beam would otherwise import for integrations serving never uses."""
+(`cli.lean_beam`), which Beam would otherwise import for integrations serving never uses, beside a supervisor that
+has not loaded the Pub/Sub client."""
 
 import json
 import os
@@ -114,6 +115,17 @@ def test_the_pipeline_process_loads_neither_pandas_nor_pyarrow_nor_pymongo(serve
     assert "python" in _command_line(pid) and "--control-fd" in _command_line(pid)
     for unused in ("pandas", "pyarrow", "pymongo", "bson"):
         assert f"{os.sep}{unused}{os.sep}" not in maps, f"{unused} was loaded"
+
+
+def test_the_supervisor_serves_without_the_pub_sub_client(served_behaviours):
+    """`run` itself (the supervisor) loads the Pub/Sub client, half its memory, only to answer questions left in
+    flight or to ask --ask: while its pipeline process serves, it has not loaded grpc."""
+    answer, _ = served_behaviours.ask({"action": "echo", "value": 4})
+    assert answer["output_values"] == {"action": "echo", "value": 4}
+    supervisor = served_behaviours.process.pid
+    assert "octue_beam" in _command_line(supervisor) and "--control-fd" not in _command_line(supervisor)
+    maps = Path(f"/proc/{supervisor}/maps").read_text()
+    assert f"{os.sep}grpc{os.sep}" not in maps, "the supervisor loaded grpc (the Pub/Sub client)"
 
 
 def test_an_app_importing_pandas_after_beam_gets_it():
