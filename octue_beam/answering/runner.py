@@ -112,7 +112,7 @@ class QuestionRunner:
         """Accept the question and answer it when a slot is free; the future gives its PendingAnswer once its final
         event was handed to the sink (None for a duplicate delivery). Blocks only while the queue is full.
 
-        With `accept_in_background` the question is accepted (duplicate check, acknowledgement, first heartbeat)
+        With `accept_in_background` the question is accepted (duplicate check, acknowledgement, heartbeats scheduled)
         by the runner's accepting thread, in the order of submission, instead of before `submit` returns."""
         with self._condition:
             while len(self._queue) + len(self._incoming) >= self.max_queued_questions and not self._closed:

@@ -15,13 +15,15 @@ CHILD_PROJECT = "octue-beam-local"  # the project named by the children's backen
 
 
 @contextlib.contextmanager
-def serving(service_dirs, topic_prefix):
-    """Serve the services as pipelines on a new topic in the children's project; yields the topic."""
+def serving(service_dirs, topic_prefix, *options):
+    """Serve the services as pipelines (with the pipeline `options`) on a new topic in the children's project;
+    yields the topic."""
     saved = os.environ.get("GOOGLE_CLOUD_PROJECT")
     os.environ["GOOGLE_CLOUD_PROJECT"] = CHILD_PROJECT
     topic = f"{topic_prefix}.{uuid.uuid4().hex[:8]}"
     processes = [
-        LocalService(service_dir, topic_name=topic, environment={"STORAGE_EMULATOR_HOST": None}, cwd=REPOSITORY)
+        LocalService(service_dir, *options, topic_name=topic, environment={"STORAGE_EMULATOR_HOST": None},
+                     cwd=REPOSITORY)
         for service_dir in service_dirs
     ]
     try:

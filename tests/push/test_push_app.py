@@ -106,7 +106,7 @@ def test_a_pushed_question_is_answered_before_its_request_returns(served):
 
     assert status == 200
     assert text == f"Answered question {question_uuid} with a result.\n"
-    assert kinds_of(publisher, question_uuid) == ["delivery_acknowledgement", "heartbeat", "result"]
+    assert kinds_of(publisher, question_uuid) == ["delivery_acknowledgement", "result"]
     result = [event for event, _ in publisher.events() if event["kind"] == "result"][0]
     assert result["output_values"] == {"echo": 42}
 
@@ -180,7 +180,7 @@ def test_a_redelivery_while_the_question_runs_waits_for_its_answer_and_the_quest
     assert again.result[0] == 200
     assert again.result[1].startswith(f"Answered question {question_uuid} with a result.")
     assert "waited for the first delivery" in again.result[1]
-    assert kinds_of(publisher, question_uuid) == ["delivery_acknowledgement", "heartbeat", "result"]
+    assert kinds_of(publisher, question_uuid) == ["delivery_acknowledgement", "result"]
 
 
 def test_a_redelivery_after_the_answer_is_acknowledged_without_a_second_run(served):
@@ -217,7 +217,7 @@ def test_concurrent_requests_are_answered_concurrently(served):
         requests[question_uuid].start()
 
     # Every question is acknowledged and running while none can end yet: they are answered at the same time.
-    wait_until(lambda: all("heartbeat" in kinds_of(publisher, each) for each in requests))
+    wait_until(lambda: all("delivery_acknowledgement" in kinds_of(publisher, each) for each in requests))
     assert all(request.is_alive() for request in requests.values())
     assert not [event for event, _ in publisher.events() if event["kind"] == "result"]
 
