@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging import attributes as wire_attributes
@@ -8,6 +10,7 @@ from octue_beam.messaging import events
 from octue_beam.messaging.parsing import (
     best_effort_question_attributes,
     is_addressed_to,
+    is_valid_message,
     parse_message,
     validate_event,
     validator,
@@ -152,3 +155,66 @@ def test_octue_details_are_accepted():
     parse_message(data(log_record), response_attributes(datetime="2024-04-11T10:46:48.236064+00:00"))
     parse_message(data(QUESTION), question_attributes(datetime="2024-04-11T10:46:48.236064+00:00", cpus="2",
                                                       memory="256Mi", ephemeral_storage="1Gi"))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=6,
+)
+_KEYS = ["kind", "input_values", "input_manifest", "children", "datasets", "output_values", "output_manifest", "data",
+         "log_record", "exception_type", "exception_message", "exception_traceback", "id", "key", "backend", "name",
+         "uuid", "datetime", "question_uuid", "parent_question_uuid", "originator_question_uuid", "parent",
+         "originator", "sender", "sender_type", "sender_sdk_version", "recipient", "retry_count", "forward_logs",
+         "save_diagnostics", "cpus", "memory"]
+_KIND_VALUES = st.sampled_from([*events.KINDS, "unknown", "", None, 3, ["question"]])
+
+
+def _mutated(draw, value, depth=0):
+    """`value` with a few random changes at any depth: a key set to another value (often a valid kind or an
+    example's own value), removed or added."""
+    if not isinstance(value, dict) or depth > 3:
+        return value
+    value = dict(value)
+    for _ in range(draw(st.integers(0, 2))):
+        key = draw(st.sampled_from(sorted(value) + _KEYS) if value else st.sampled_from(_KEYS))
+        action = draw(st.sampled_from(["set", "delete", "recurse", "kind"]))
+        if action == "delete":
+            value.pop(key, None)
+        elif action == "recurse" and isinstance(value.get(key), dict):
+            value[key] = _mutated(draw, value[key], depth + 1)
+        elif action == "kind":
+            value["kind"] = draw(_KIND_VALUES)
+        else:
+            value[key] = draw(_JSON)
+    return value
+
+
+@st.composite
+def _messages(draw):
+    event = draw(st.sampled_from([QUESTION, *RESPONSES]))
+    typed = wire_attributes.decode_attributes(
+        question_attributes() if event is QUESTION else response_attributes()
+    )
+    return _mutated(draw, event), _mutated(draw, typed)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_messages())
+def test_the_fast_check_agrees_with_the_whole_schema(message):
+    """`is_valid_message` takes the schema apart by kind to be fast; for valid and broken messages alike it says
+    what the whole schema says."""
+    event, typed = message
+    assert is_valid_message(event, typed) == validator().is_valid({"event": event, "attributes": typed})
+
+
+def test_the_fast_check_accepts_every_example_and_refuses_broken_ones():
+    for event in [QUESTION, *RESPONSES]:
+        typed = wire_attributes.decode_attributes(
+            question_attributes() if event is QUESTION else response_attributes()
+        )
+        assert is_valid_message(event, typed), event
+    typed = wire_attributes.decode_attributes(response_attributes())
+    assert not is_valid_message({"kind": "result", "output_manifest": 3}, typed)
+    assert not is_valid_message({"kind": "nothing"}, typed)
+    assert not is_valid_message({"kind": "heartbeat"}, {**typed, "uuid": "not-a-uuid"})
