@@ -8,6 +8,7 @@ anything (`cli.serving.check_pipeline_arguments`), so `--heartbeat_intervall` is
 """
 
 import argparse
+import os
 from typing import Any
 
 from octue_beam.cli.arguments import TYPO_CUTOFF, CommandError
@@ -114,6 +115,12 @@ def handle(args: argparse.Namespace) -> int:
         from octue_beam.cli import serving
 
         return serving.submit(args)
+    # The first pipeline process starts before anything else, so that its import of Beam overlaps this process's
+    # (`cli.warm_start`), when SERVICE_DIR looks like a service (a mistyped folder gets its error without it).
+    from octue_beam.cli.warm_start import WarmProcess
+
+    looks_served = os.path.isfile(os.path.join(args.service_dir, "octue.yaml"))
+    warm = WarmProcess(["run", os.path.abspath(args.service_dir)]) if looks_served else None
     from octue_beam.cli import supervising
 
-    return supervising.supervise(args)
+    return supervising.supervise(args, warm)

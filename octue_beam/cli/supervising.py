@@ -59,6 +59,7 @@ from octue_beam.cli.examples import ExampleQuestion, example_question
 from octue_beam.cli.manifests import upload_local_datasets
 from octue_beam.cli.record_events import RecorderProcess
 from octue_beam.cli.signals import stop_signals_as_keyboard_interrupt
+from octue_beam.cli.warm_start import WarmProcess, stderr_fd
 from octue_beam.emulators.local import LocalEmulators, local_emulators
 from octue_beam.emulators.services import READY, LocalService
 from octue_beam.environment import pubsub_emulator_host
@@ -95,8 +96,22 @@ class StartFailed(Exception):
         self.code = code
 
 
-def supervise(args: argparse.Namespace) -> NoReturn:
-    """Serve locally until interrupted (or until the `--ask` question is answered), then stop everything and exit."""
+def supervise(args: argparse.Namespace, warm: WarmProcess | None = None) -> NoReturn:
+    """Serve locally until interrupted (or until the `--ask` question is answered), then stop everything and exit.
+
+    `warm`, if given, is the first pipeline process, started as early as can be (`cli.run` starts it before importing
+    this module), importing Beam while this process checks the services and starts the emulators; it is told what to
+    run when it is needed (`cli.warm_start`)."""
+    try:
+        code = _supervise(args, warm)
+    finally:
+        if warm is not None:
+            warm.discard()  # unless it became the pipeline process
+    _exit(code)
+
+
+def _supervise(args: argparse.Namespace, warm: WarmProcess | None) -> int:
+    """Serve until interrupted (or until the `--ask` question is answered), stop everything; the exit code."""
     question = _question_to_ask(args)
     service, *companions = load_served_services(args)
     storage = needs_storage([service, *companions], question)
@@ -110,7 +125,7 @@ def supervise(args: argparse.Namespace) -> NoReturn:
             with local_emulators(args.project, storage=storage) as local:
                 if question is not None:
                     question["input_manifest"] = upload_local_datasets(question["input_manifest"], "--ask-manifest")
-                supervisor = Supervisor(args, local)
+                supervisor = Supervisor(args, local, warm)
                 recorder = None
                 try:
                     report = supervisor.start()
@@ -136,7 +151,7 @@ def supervise(args: argparse.Namespace) -> NoReturn:
             code = 0
         except StartFailed as failed:
             code = failed.code or 1
-    _exit(code)
+    return code
 
 
 def served_services(args: argparse.Namespace) -> tuple[ServiceLocation, list[ServiceLocation]]:
@@ -192,7 +207,11 @@ class PipelineProcess:
     """One pipeline process: `run ... --control-fd N` in its own process group, killed if this process dies;
     `report` is what it said when it was ready."""
 
-    def __init__(self, command: list[str], environment: dict[str, str]) -> None:
+    def __init__(self, command: list[str], environment: dict[str, str], warm: WarmProcess | None = None) -> None:
+        if warm is not None:  # started already, importing Beam meanwhile: told what to run
+            self.process = warm.activate(command, environment)
+            self._start_reading(warm.read_fd)
+            return
         read_fd, write_fd = os.pipe()
         try:
             self.process = subprocess.Popen(
@@ -200,7 +219,7 @@ class PipelineProcess:
                 env=environment,
                 pass_fds=(write_fd,),
                 stdin=subprocess.DEVNULL,
-                stdout=_stderr_fd(),  # an app's prints never reach stdout, which holds the `--ask` answer only
+                stdout=stderr_fd(),  # an app's prints never reach stdout, which holds the `--ask` answer only
                 start_new_session=True,  # Ctrl-C reaches `run`, which stops this process in order
                 preexec_fn=die_with_parent(),
             )
@@ -209,6 +228,9 @@ class PipelineProcess:
             raise
         finally:
             os.close(write_fd)
+        self._start_reading(read_fd)
+
+    def _start_reading(self, read_fd: int) -> None:
         self.started_at = time.monotonic()
         self.ready_at: float | None = None
         self.report: dict | None = None
@@ -276,8 +298,9 @@ class Supervisor:
     docstring). Processes are started from the thread that calls `start` and `watch` (the main thread: Linux ties
     the parent-death signal to the starting thread)."""
 
-    def __init__(self, args: argparse.Namespace, local: LocalEmulators) -> None:
+    def __init__(self, args: argparse.Namespace, local: LocalEmulators, warm: WarmProcess | None = None) -> None:
         self.local = local
+        self._warm = warm
         self.command = _pipeline_command(args, args.project or local.project)
         self.identity = process_identity(os.getpid()) or f"{os.getpid()}-0"
         self.journal = _open_journal(self.identity)
@@ -296,7 +319,8 @@ class Supervisor:
         return environment
 
     def _spawn(self) -> PipelineProcess:
-        return PipelineProcess(self.command, self._environment())
+        warm, self._warm = self._warm, None  # the first process only
+        return PipelineProcess(self.command, self._environment(), warm)
 
     def start(self) -> dict:
         """Start the first pipeline process and wait until it is ready; return its report. StartFailed if it exits
@@ -475,14 +499,6 @@ def _pipeline_command(args: argparse.Namespace, project: str | None) -> list[str
     if project:
         command += ["--project", project]
     return command + list(args.pipeline_args)
-
-
-def _stderr_fd() -> int | None:
-    """The file descriptor of stderr (None, inherit stdout, if stderr has none)."""
-    try:
-        return sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def _question_to_ask(args: argparse.Namespace) -> dict | None:

@@ -113,6 +113,8 @@ def test_the_pipeline_process_loads_neither_pandas_nor_pyarrow_nor_pymongo(serve
     pid = int(re.search(r"pipeline process: (\d+)", served_behaviours.log()).group(1))
     maps = Path(f"/proc/{pid}/maps").read_text()
     assert "python" in _command_line(pid) and "--control-fd" in _command_line(pid)
+    # started warm, before `run` checked the service (`cli.warm_start`), then told what to run
+    assert f"-m octue_beam.cli.warm_start run {BEHAVIOURS}" in _command_line(pid)
     for unused in ("pandas", "pyarrow", "pymongo", "bson"):
         assert f"{os.sep}{unused}{os.sep}" not in maps, f"{unused} was loaded"
 

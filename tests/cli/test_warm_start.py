@@ -1,0 +1,14 @@
+"""The pipeline process of a local `run` starts warm (`cli.warm_start`): before `run` has checked anything, importing
+Beam meanwhile, then told what to run (tests/cli/test_lean_serving.py: the pipeline process a `run` serves with); or,
+never told, it leaves without a trace."""
+
+from octue_beam.cli.warm_start import WarmProcess
+
+
+def test_a_warm_process_never_told_what_to_run_leaves_quietly(capfd):
+    warm = WarmProcess(["run", "nowhere"])
+    assert "octue_beam.cli.warm_start run nowhere --control-fd" in " ".join(warm.process.args)
+    warm.discard()
+    assert warm.process.wait(timeout=30) is not None
+    warm.discard()  # twice is harmless
+    assert "Traceback" not in capfd.readouterr().err
