@@ -1,13 +1,14 @@
 """Batch benchmark: the same N questions answered by `batch` and by the streaming service, in one run (by hand).
 
-    python bench/batch.py [--questions 1000] [--service trivial|fractal] [--modes default,in_memory] [--skip-streaming]
+    python bench/batch.py [--questions 1000] [--service trivial|fractal] [--modes default,workers] [--skip-streaming]
 
 Writes N questions to a JSON lines file (the trivial echo service of bench/trivial_service: {"n": i}; or the
 fractal example with a small surface: {"width": 8 + i % 8, "height": 8, "n_iterations": 16}), then:
 
 - batch: `python -m octue_beam batch SERVICE --questions Q --answers A` in a subprocess, once per `--modes` entry
-  (`default`: the command's defaults, one worker process per CPU; `in_memory`: `--direct_running_mode in_memory`,
-  one process). Reported: questions/s over the whole command (Python start-up, Beam, loading the service, writing
+  (`default`: the command's defaults, which choose between its own process and worker processes by the file's size
+  and the CPUs; `in_memory`: `--direct_running_mode in_memory`, one process; `workers`: one worker process per CPU,
+  at least two). Reported: questions/s over the whole command (Python start-up, Beam, loading the service, writing
   the answers: what a user waits for), and over the answering phase alone (the summary's "answering took").
 - streaming: a Pub/Sub emulator and `python -m octue_beam run SERVICE` on it (as bench/ask_multiple.py does), then
   the same N questions asked at once with `octue_beam.ask_multiple` once the service is ready (it is warmed up
@@ -36,7 +37,11 @@ SERVICES = {
 }
 PROJECT = "octue-beam-bench"
 TOPIC = "bench.batch.services"
-MODES = {"default": [], "in_memory": ["--direct_running_mode", "in_memory"]}
+MODES = {
+    "default": [],
+    "in_memory": ["--direct_running_mode", "in_memory"],
+    "workers": ["--direct_running_mode", "multi_processing", "--direct_num_workers", str(max(2, os.cpu_count() or 1))],
+}
 
 
 def input_values(service: str, n: int) -> dict:
@@ -160,7 +165,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=1000, help="questions (default 1000)")
     parser.add_argument("--service", choices=sorted(SERVICES), default="trivial", help="service (default trivial)")
-    parser.add_argument("--modes", default="default,in_memory", help="batch modes: default,in_memory")
+    parser.add_argument("--modes", default="default,workers", help="batch modes, of default, in_memory, workers")
     parser.add_argument("--skip-streaming", action="store_true", help="measure batch only")
     args = parser.parse_args()
     modes = [mode for mode in args.modes.split(",") if mode]

@@ -21,13 +21,17 @@ from octue_beam.environment import pubsub_emulator_host
 
 Client = TypeVar("Client")
 
-#: The options Google's Pub/Sub transports give their own channels: no size limit on messages either way (gRPC's
-#: default would refuse to receive messages over 4 MiB, well under Pub/Sub's 10 MB), and keepalives.
+#: The options of a channel to the emulator: those Google's Pub/Sub transports give their own channels (no size limit
+#: on messages either way: gRPC's default would refuse to receive messages over 4 MiB, well under Pub/Sub's 10 MB),
+#: but without their keepalive pings every 30 s. The emulator (a grpc-java server) permits a ping every 5 minutes at
+#: most: after two early ones it closes the connection (GOAWAY "too_many_pings"), and the messages a streaming pull
+#: was receiving then stay leased, unseen, until their acknowledgement deadline (10 minutes on an answer
+#: subscription): a parent waiting on a connection older than a minute or so could miss its answer. The emulator is
+#: on this machine, where a dead peer resets the connection: no keepalive is needed to notice.
 CHANNEL_OPTIONS = (
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_metadata_size", 4 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 30000),
 )
 
 

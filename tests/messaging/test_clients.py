@@ -6,7 +6,14 @@ import uuid
 import google.pubsub_v1
 from google.cloud import pubsub_v1
 
-from octue_beam.messaging.clients import PubSubClients, default_clients, new_client, resolve_emulator_host, use_clients
+from octue_beam.messaging.clients import (
+    CHANNEL_OPTIONS,
+    PubSubClients,
+    default_clients,
+    new_client,
+    resolve_emulator_host,
+    use_clients,
+)
 from octue_beam.messaging.publishing import OrderedBatchPublisher
 from octue_beam.messaging.pubsub import ensure_subscription, ensure_topic
 
@@ -66,3 +73,12 @@ def test_clients_of_an_emulator_send_and_receive_messages_up_to_pubsubs_limit(pu
         subscriber.close()
     assert topic.endswith(f"test.big.{suffix}")
     assert [message.message.data for message in response.received_messages] == [data]
+
+
+def test_emulator_channels_ping_no_more_often_than_the_emulator_permits():
+    """The emulator (grpc-java) closes a connection that sends keepalive pings more often than every 5 minutes
+    (GOAWAY "too_many_pings", seen after about two minutes of a streaming pull with Google's 30 s pings), and the
+    messages the stream was receiving stay leased until their acknowledgement deadline: a parent missed its answer."""
+    options = dict(CHANNEL_OPTIONS)
+    assert options.get("grpc.keepalive_time_ms", 300_000) >= 300_000
+    assert options["grpc.max_receive_message_length"] == -1
