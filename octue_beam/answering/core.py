@@ -20,6 +20,7 @@ pipeline to come. Each gives it a `Publisher` (Pub/Sub, or `MemoryPublisher` in 
 import contextlib
 import logging
 import threading
+import time
 import traceback
 from concurrent import futures
 from types import FrameType
@@ -54,10 +55,13 @@ class PendingAnswer:
     the next one while the publisher sends (the publisher batches the final events of many questions).
     """
 
-    def __init__(self, emitter: QuestionEmitter, final: dict, future: futures.Future | None) -> None:
+    def __init__(
+        self, emitter: QuestionEmitter, final: dict, future: futures.Future | None, started_at: float | None = None
+    ) -> None:
         self.emitter = emitter
         self.final = final
         self.future = future
+        self.started_at = started_at  # `time.perf_counter()` when its app started (None: it never did)
         self._lock = threading.Lock()
         self._answer: Answer | None = None
 
@@ -290,6 +294,7 @@ class AcceptedQuestion:
         self.emitter = emitter
         self._lock = threading.Lock()
         self._ended = False
+        self.started_at: float | None = None  # `time.perf_counter()` when `run` started its app
 
     @property
     def question_uuid(self) -> str:
@@ -303,6 +308,7 @@ class AcceptedQuestion:
         """Run the app and send the final event; None if the question was already ended (by `expire`)."""
         if self._ended:  # ended while it waited for a slot: do not start the app at all
             return None
+        self.started_at = time.perf_counter()
         try:
             final = self.answerer._run(self.question, self.emitter)
         except BaseException as error:  # noqa: BLE001 - `_run` turns errors into events; be safe anyway
@@ -333,10 +339,10 @@ class AcceptedQuestion:
             self._ended = True
         self.answerer.heartbeats.stop(self.question_uuid)
         try:
-            return PendingAnswer(self.emitter, final, self.emitter.finish(final))
+            return PendingAnswer(self.emitter, final, self.emitter.finish(final), self.started_at)
         except BaseException as error:  # the sink refused the final event (e.g. not serialisable)
             logger.exception("Could not publish the answer of question %s.", self.question_uuid)
-            return PendingAnswer(self.emitter, _not_sent(error), None)
+            return PendingAnswer(self.emitter, _not_sent(error), None, self.started_at)
 
 
 def time_limit_exception(question_uuid: str, limit: float, stack: FrameType | None = None) -> dict:

@@ -43,6 +43,8 @@ from octue_beam.exceptions import InvalidEvent
 from octue_beam.pipeline.worker import ServiceWorker, ServiceWorkers
 
 METRICS_NAMESPACE = "octue_beam.batch"
+#: Questions handed to the runner per slot of its (`max_concurrent_questions`): the others wait in the DoFn.
+IN_FLIGHT_PER_SLOT = 2
 #: Question rows per element between reading and answering (enough to make the runner's cost per element small, few
 #: enough that a file of a few hundred questions is still spread over several workers).
 CHUNK_ROWS = 50
@@ -153,7 +155,8 @@ def _where_only(row: QuestionRow) -> QuestionRow:
 
 
 class _Running:
-    """A question handed to the runner: when it started and ended (set by the runner's thread), and its future."""
+    """A question handed to the runner: when it was handed over and ended (set by the runner's thread), and its
+    future."""
 
     def __init__(self, row: QuestionRow, slots: threading.Semaphore) -> None:
         self.row = row
@@ -174,13 +177,15 @@ class _Running:
                 f"The question of {self.row.where} was not answered: the worker had already answered its UUID."
             )))
         final = pending.wait().event
-        return answer_row(self.row, final, (self.ended or time.perf_counter()) - self.started)
+        started = pending.started_at or self.started  # its app's start: a question's wait for a slot is not its own
+        return answer_row(self.row, final, (self.ended or time.perf_counter()) - started)
 
 
 class _AnswerRows(beam.DoFn):
-    """Hands each question to the worker's runner, at most its `slots` at a time (so a question's duration is its
-    own, not time spent queued), and outputs the answer row of each question as it ends: in `process` those that
-    ended meanwhile, in `finish_bundle` the rest (waiting for them, each within its time limit)."""
+    """Hands each question to the worker's runner, at most `IN_FLIGHT_PER_SLOT` per slot at a time (a question's
+    duration is its app's, from `PendingAnswer.started_at`, not its time in the queue), and outputs the answer row
+    of each question as it ends: in `process` those that ended meanwhile, in `finish_bundle` the rest (waiting for
+    them, each within its time limit)."""
 
     def __init__(self, workers: ServiceWorkers, max_message_bytes: int, progress: str | None) -> None:
         super().__init__()
@@ -192,7 +197,9 @@ class _AnswerRows(beam.DoFn):
 
     def setup(self) -> None:
         self._worker = self.workers.acquire()
-        self._slots = threading.Semaphore(self._worker.runner.slots)
+        # Twice the runner's slots in flight: a question ending finds the next one queued, and its thread runs it
+        # instead of a thread being started for it (a tenth of a batch's time per question).
+        self._slots = threading.Semaphore(IN_FLIGHT_PER_SLOT * self._worker.runner.slots)
         self._progress = ProgressWriter(self.progress) if self.progress else None
         self._counters = {
             status: beam.metrics.Metrics.counter(METRICS_NAMESPACE, status) for status in (ANSWERED, FAILED)
