@@ -8,9 +8,10 @@ the Beam pipeline (not yet run) and that plan:
 Runners: `DirectRunner` (the default) runs on Beam's portable local runner, the `FnApiRunner` (Beam's `DirectRunner`
 name would first try to download and start the Prism runner, then fall back to the same `FnApiRunner`), with Beam's
 `--direct_running_mode` and `--direct_num_workers`: `multi_processing` starts that many worker processes, each
-loading the service once and answering `--max_concurrent_questions` questions at a time (the `batch` command's
-default: one per CPU); Beam's own default, `in_memory`, answers in this process, which starts faster for a few cheap
-questions (docs/batch.md has the measurements). Any other runner (`DataflowRunner`) is used as given.
+loading the service once and answering `--max_concurrent_questions` questions at a time; Beam's own default,
+`in_memory`, answers in this process, which starts seconds sooner (the `batch` command chooses between them by the
+file's size and the CPUs: `cli.batch.local_running_mode`; docs/batch.md has the measurements). Any other runner
+(`DataflowRunner`) is used as given.
 """
 
 import dataclasses

@@ -43,8 +43,9 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Answer every question of a JSON lines or Parquet file (rows {\"question_uuid\"?, \"input_values\"?, "
             "\"input_manifest\"?, \"children\"?}) with the service in SERVICE_DIR, through the same answering core "
-            "as the streaming service, in a bounded Beam pipeline: locally on several worker processes (one per CPU; "
-            "--direct_num_workers N, or --direct_running_mode in_memory for one process), or on Dataflow "
+            "as the streaming service, in a bounded Beam pipeline: locally in this process, or on one worker "
+            "process per CPU for files of 2,000 questions or more on 3 or more CPUs (--direct_num_workers N or "
+            "--direct_running_mode in_memory|multi_processing choose), or on Dataflow "
             "(--runner DataflowRunner --sdk_container_image IMAGE: the workers load the service from the image's "
             "/service, or --service_dir; files in gs://). Writes exactly one row per question to --answers (JSON "
             "lines or Parquet, by its name): question_uuid, row, status, the input, output_values and "
