@@ -208,8 +208,9 @@ class PipelineProcess:
     `report` is what it said when it was ready."""
 
     def __init__(self, command: list[str], environment: dict[str, str], warm: WarmProcess | None = None) -> None:
-        if warm is not None:  # started already, importing Beam meanwhile: told what to run
-            self.process = warm.activate(command, environment)
+        process = warm.activate(command, environment) if warm is not None else None
+        if process is not None:  # started already, importing Beam meanwhile: now told what to run
+            self.process = process
             self._start_reading(warm.read_fd)
             return
         read_fd, write_fd = os.pipe()

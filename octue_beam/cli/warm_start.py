@@ -47,13 +47,18 @@ class WarmProcess:
         self.control_fd = write_fd  # its number in the warm process (`pass_fds` keeps numbers)
         self.used = False
 
-    def activate(self, command: Sequence[str], environment: dict[str, str]) -> subprocess.Popen:
+    def activate(self, command: Sequence[str], environment: dict[str, str]) -> subprocess.Popen | None:
         """Make it the pipeline process of `command` (the `python -m octue_beam ...` line, without `--control-fd`)
-        in `environment`; its Popen. The caller owns `read_fd` from now on."""
-        self.used = True
+        in `environment`; its Popen, and the caller owns `read_fd` from now on. None if it is gone (it could not
+        import Beam, or was killed): it is discarded, and the caller starts a process as usual."""
         line = json.dumps({"argv": [*command[3:], "--control-fd", str(self.control_fd)], "environment": environment})
-        self.process.stdin.write((line + "\n").encode())
-        self.process.stdin.close()
+        try:
+            self.process.stdin.write((line + "\n").encode())
+            self.process.stdin.close()
+        except OSError:  # it exited: nobody reads its stdin
+            self.discard()
+            return None
+        self.used = True
         return self.process
 
     def discard(self) -> None:
@@ -95,6 +100,7 @@ def main() -> int:
         return 0
     os.environ.clear()
     os.environ.update(activation["environment"])
+    sys.argv = [sys.argv[0], *activation["argv"]]  # as the process `python -m octue_beam ...` would see it
     devnull = os.open(os.devnull, os.O_RDONLY)  # stdin as `run` gives a pipeline process: nothing to read
     os.dup2(devnull, 0)
     os.close(devnull)
