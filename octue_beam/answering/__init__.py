@@ -9,8 +9,7 @@ Transports (the Beam pipeline in `octue_beam.pipeline`, and later a Cloud Run pu
 are thin adapters: they turn what they receive into these values and give the core a `Publisher`.
 """
 
-import importlib
-from typing import Any
+from octue_beam.lazy import lazy_namespace
 
 #: The package's names and their modules, imported when first used (PEP 562), so that importing one light module of
 #: the package (`answering.journal`, which the local `run` supervisor reads) does not load the Pub/Sub client.
@@ -29,16 +28,4 @@ _NAMES = {
 }
 
 __all__ = sorted(_NAMES)
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _NAMES.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_NAMES])
+__getattr__, __dir__ = lazy_namespace(__name__, _NAMES)

@@ -59,13 +59,12 @@ from octue_beam.cli.examples import ExampleQuestion, example_question
 from octue_beam.cli.manifests import upload_local_datasets
 from octue_beam.cli.record_events import RecorderProcess
 from octue_beam.cli.signals import stop_signals_as_keyboard_interrupt
-from octue_beam.cli.warm_start import WarmProcess, stderr_fd
+from octue_beam.cli.warm_start import WarmProcess, start_pipeline_process
 from octue_beam.emulators.local import LocalEmulators, local_emulators
 from octue_beam.emulators.services import READY, LocalService
 from octue_beam.environment import pubsub_emulator_host
 from octue_beam.exceptions import EmulatorNotFound, EmulatorStartError, QuestionTimeout, ServiceStopped
 from octue_beam.processes import (
-    die_with_parent,
     process_identity,
     remove_leftover_temporary_folders,
     remove_temporary_folders,
@@ -215,15 +214,7 @@ class PipelineProcess:
             return
         read_fd, write_fd = os.pipe()
         try:
-            self.process = subprocess.Popen(
-                [*command, "--control-fd", str(write_fd)],
-                env=environment,
-                pass_fds=(write_fd,),
-                stdin=subprocess.DEVNULL,
-                stdout=stderr_fd(),  # an app's prints never reach stdout, which holds the `--ask` answer only
-                start_new_session=True,  # Ctrl-C reaches `run`, which stops this process in order
-                preexec_fn=die_with_parent(),
-            )
+            self.process = start_pipeline_process(command, write_fd, stdin=subprocess.DEVNULL, environment=environment)
         except BaseException:
             os.close(read_fd)
             raise

@@ -30,13 +30,8 @@ class WarmProcess:
     def __init__(self, label: Sequence[str] = ()) -> None:
         read_fd, write_fd = os.pipe()
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "octue_beam.cli.warm_start", *label, "--control-fd", str(write_fd)],
-                pass_fds=(write_fd,),
-                stdin=subprocess.PIPE,
-                stdout=stderr_fd(),  # an app's prints never reach stdout, which holds the `--ask` answer only
-                start_new_session=True,  # as a pipeline process: Ctrl-C reaches `run`, which stops it in order
-                preexec_fn=die_with_parent(),
+            self.process = start_pipeline_process(
+                [sys.executable, "-m", "octue_beam.cli.warm_start", *label], write_fd, stdin=subprocess.PIPE
             )
         except BaseException:
             os.close(read_fd)
@@ -72,6 +67,23 @@ class WarmProcess:
         except OSError:
             pass
         stop_process_group(self.process, 5, 5)
+
+
+def start_pipeline_process(
+    command: Sequence[str], control_fd: int, *, stdin: int, environment: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`command --control-fd N` started as `run` starts a pipeline process: holding the write end `control_fd` of
+    its control pipe, in its own session (Ctrl-C reaches `run`, which stops it in order), its prints on stderr (stdout
+    holds the `--ask` answer only), and killed if `run` dies."""
+    return subprocess.Popen(
+        [*command, "--control-fd", str(control_fd)],
+        env=environment,
+        pass_fds=(control_fd,),
+        stdin=stdin,
+        stdout=stderr_fd(),
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
+    )
 
 
 def stderr_fd() -> int | None:

@@ -5,8 +5,7 @@ import the others (the Analysis loads the twine's JSON Schema validators). SRUID
 service registries `octue_beam.asking.registry`, and the question and log context `octue_beam.context`.
 """
 
-import importlib
-from typing import Any
+from octue_beam.lazy import lazy_namespace
 
 _PUBLIC = {
     "Analysis": "octue_beam.service.analysis",
@@ -17,9 +16,4 @@ _PUBLIC = {
 }
 
 __all__ = list(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'octue_beam.service' has no attribute {name!r}")
-    return getattr(importlib.import_module(_PUBLIC[name]), name)
+__getattr__, __dir__ = lazy_namespace(__name__, _PUBLIC)

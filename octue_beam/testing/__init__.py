@@ -10,8 +10,7 @@
   `pubsub_emulator`, `storage_emulator` and `local_service`.
 """
 
-import importlib
-from typing import Any
+from octue_beam.lazy import lazy_namespace
 
 _PUBLIC = {
     "ChildEmulator": "octue_beam.testing.child_emulator",
@@ -22,16 +21,4 @@ _PUBLIC = {
 }
 
 __all__ = list(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _PUBLIC.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'octue_beam.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_namespace(__name__, _PUBLIC)
