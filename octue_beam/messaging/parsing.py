@@ -97,7 +97,8 @@ def _message_parts() -> tuple[dict[Any, Any], Any] | None:
     definitions = schema.get("$defs", {})
     event = definitions.get("event", {})
     shaped = (
-        schema.get("type") == "object"
+        set(schema) <= {"$schema", "$id", "title", "description", "type", "properties", "required", "$defs"}
+        and schema.get("type") == "object"
         and schema.get("properties")
         == {"event": {"$ref": "#/$defs/event"}, "attributes": {"$ref": "#/$defs/attributes"}}
         and sorted(schema.get("required", [])) == ["attributes", "event"]
@@ -116,7 +117,8 @@ def _message_parts() -> tuple[dict[Any, Any], Any] | None:
         reference = then.get("$ref", "")
         expected = {"properties": {"kind": {"const": kind}}, "required": ["kind"]}
         if set(branch) != {"if", "then"} or condition != expected or set(then) != {"$ref"} \
-                or not reference.startswith("#/$defs/") or kind in targets:
+                or not reference.startswith("#/$defs/") or reference[len("#/$defs/"):] not in definitions \
+                or kind in targets:
             return None
         targets[kind] = reference[len("#/$defs/"):]
     kinds = {
@@ -124,6 +126,8 @@ def _message_parts() -> tuple[dict[Any, Any], Any] | None:
         for kind, target in targets.items()
         if kind in event["properties"]["kind"]["enum"]
     }
+    if "attributes" not in definitions:
+        return None
     attributes = Draft202012Validator({**_inlined(definitions["attributes"], definitions), "$defs": definitions})
     return kinds, attributes
 
