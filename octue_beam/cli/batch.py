@@ -28,8 +28,9 @@ DATAFLOW_RUNNERS = ("dataflow", "dataflowrunner")
 #: answer (bench/batch.py; docs/batch.md).
 WORKER_PROCESSES_FROM = 2000
 #: Nor does it start worker processes on a machine with fewer CPUs than this: with two, Beam's runner process (which
-#: reshuffles the rows and feeds the workers) takes most of one, and the workers answered only 4-6% faster than one
-#: process, both for an echo app and for the fractal example (bench/batch.py), while costing their start-up.
+#: reshuffles the rows and feeds the workers) takes most of one, and two workers answered 4-23% faster than one
+#: process (runs vary; an echo app and the fractal example alike: bench/batch.py), less than their start-up costs
+#: over 1,000-10,000 questions.
 WORKER_PROCESSES_FROM_CPUS = 3
 #: Real pipeline options close enough to this command's own to pass the typo check only by being listed.
 PIPELINE_OPTIONS_NEAR_BATCH_OPTIONS = ("--service_dir", "--service_name", "--questions", "--answers")
