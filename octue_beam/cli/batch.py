@@ -30,7 +30,7 @@ WORKER_PROCESSES_FROM = 2000
 #: Nor does it start worker processes on a machine with fewer CPUs than this: with two, Beam's runner process (which
 #: reshuffles the rows and feeds the workers) takes most of one, and two workers answered 4-23% faster than one
 #: process (runs vary; an echo app and the fractal example alike: bench/batch.py), less than their start-up costs
-#: over 1,000-10,000 questions.
+#: over the 1,000 and 5,000 questions measured.
 WORKER_PROCESSES_FROM_CPUS = 3
 #: Real pipeline options close enough to this command's own to pass the typo check only by being listed.
 PIPELINE_OPTIONS_NEAR_BATCH_OPTIONS = ("--service_dir", "--service_name", "--questions", "--answers")
