@@ -65,11 +65,15 @@ class BatchSummary:
         )
 
 
-def run_batch(options: PipelineOptions, service: Any = None, show_progress: bool | None = None) -> BatchSummary:
-    """Answer every question of `--questions` into `--answers`; `show_progress` None shows the bar on a terminal.
-    Raises `QuestionsFileError`, before anything runs, if the questions file cannot be read as one."""
+def run_batch(
+    options: PipelineOptions, service: Any = None, show_progress: bool | None = None, total: int | None = None
+) -> BatchSummary:
+    """Answer every question of `--questions` into `--answers`; `show_progress` None shows the bar on a terminal;
+    `total` is the number of questions when the caller has counted them (`check_questions_file`), else they are
+    counted here. Raises `QuestionsFileError`, before anything runs, if the questions file cannot be read as one."""
     dry_run = is_dry_run(options)
-    total = None if dry_run else check_questions_file(options.view_as(BatchOptions).questions)
+    if total is None and not dry_run:
+        total = check_questions_file(options.view_as(BatchOptions).questions)
     with tempfile.TemporaryDirectory(prefix="octue-beam-batch-") as folder:
         progress = os.path.join(folder, "progress")
         pipeline, plan = build_batch_pipeline(options, service, progress)

@@ -194,16 +194,18 @@ def _run(args: argparse.Namespace, questions: str | None, answers: str | None, r
     service = load_service(
         args.service_dir, revision_tag=args.revision_tag, check_credentials=False, service_name=args.service
     )
-    try:
-        count = len(recorded_questions(rows, service.sruid)) if rows is not None else check_questions_file(questions)
-    except QuestionsFileError as error:
-        raise CommandError(f"--questions: {error}") from None
+    count = None  # how many questions, for choosing how to run them here (a Dataflow job's files are not read here)
+    if str(args.runner).lower() in LOCAL_RUNNERS:
+        try:
+            count = check_questions_file(questions) if rows is None else len(recorded_questions(rows, service.sruid))
+        except QuestionsFileError as error:
+            raise CommandError(f"--questions: {error}") from None
     options = pipeline_options(args, questions, answers, count)
     if rows is not None:
         tolerance = DEFAULT_FLOAT_TOLERANCE if args.float_tolerance is None else args.float_tolerance
         return rerun_recorded(rows, options, service, tolerance)
     try:
-        return run_batch(options, service)
+        return run_batch(options, service, total=count)
     except QuestionsFileError as error:
         raise CommandError(f"--questions: {error}") from None
 

@@ -146,3 +146,16 @@ def test_the_command_reads_and_writes_parquet(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     rows = sorted(read_answer_rows(str(answers)), key=lambda row: row["row"])
     assert [row["output_values"] for row in rows] == [{"double": 2 * n} for n in range(20)]
+
+
+def test_a_dataflow_dry_run_builds_the_job_without_reading_its_files(tmp_path):
+    """`--runner DataflowRunner --dry_run True` only builds the job's graph: its gs:// files are never read here
+    (this machine has no Cloud Storage), so the command neither counts the questions nor waits for them."""
+    service = write_doubler(tmp_path / "service")
+    completed = batch(
+        service, "--questions", "gs://valid-bucket-name/questions.jsonl", "--answers",
+        "gs://valid-bucket-name/answers.parquet", "--runner", "DataflowRunner", "--dry_run", "True", "--no_auth",
+        "--project", "my-project", "--region", "europe-west1", "--temp_location", "gs://valid-bucket-name/tmp",
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "The batch pipeline was built (dry run): no question was answered." in completed.stdout
