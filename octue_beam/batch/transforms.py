@@ -211,7 +211,6 @@ class _AnswerRows(beam.DoFn):
     def process(self, chunk: list[QuestionRow]) -> Iterator[dict[str, Any]]:
         for row in chunk:
             yield from self._submit(row)
-        yield from self._ended(wait=False)
 
     def _submit(self, row: QuestionRow) -> Iterator[dict[str, Any]]:
         """Hand the row's question to the runner (a failure row at once if it is no question), then output the
