@@ -102,6 +102,14 @@ class Journal:
             os.remove(self._path(attributes))
 
     @staticmethod
+    def holds_entries(folder: str) -> bool:
+        """Whether `folder` holds any journal entry (not read: a cheap look before loading what answers them)."""
+        try:
+            return any(name.endswith(_SUFFIX) for name in os.listdir(folder))
+        except FileNotFoundError:
+            return False
+
+    @staticmethod
     def read(folder: str) -> list[InFlight]:
         """The questions in flight recorded in `folder` (unreadable files are dropped)."""
         entries = []

@@ -582,7 +582,7 @@ def _ask_while_watching(supervisor: Supervisor, report: dict, question: dict, ar
 def _answer_journaled(folder: str, error: BaseException) -> int:
     """`answering.stopped.answer_in_flight`, whose Pub/Sub client is imported only when the journal in `folder` holds
     a question: the supervisor does not load it (half its memory) to find that none was in flight."""
-    if not Journal.read(folder):
+    if not Journal.holds_entries(folder):
         return 0
     from octue_beam.answering.stopped import answer_in_flight
 
