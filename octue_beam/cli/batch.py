@@ -8,14 +8,12 @@ handler imports Beam (and the event store) only when it runs, so `--help` stays 
 """
 
 import argparse
-import contextlib
-import logging
 import os
-from collections.abc import Iterator
 from typing import Any
 
 from octue_beam.cli.arguments import TYPO_CUTOFF, CommandError, option_name, unknown_option_message
 from octue_beam.cli.event_stores import add_store_arguments, read, store_of
+from octue_beam.cli.quiet_logs import quietened
 from octue_beam.deployment.dockerfiles import SERVICE_DIR_IN_IMAGE
 
 #: Runner names that run on this machine (the batch's FnApiRunner, with several worker processes by default).
@@ -113,27 +111,12 @@ QUIET_LOGGERS = ("apache_beam", "octue_beam.answering.core")
 def handle(args: argparse.Namespace) -> int:
     """Answer the questions file, or re-run recorded questions and report the differences (exit code 1 if any)."""
     check_arguments(args)
-    with _quietened(() if args.debug else QUIET_LOGGERS):
+    with quietened(() if args.debug else QUIET_LOGGERS):
         if args.questions_from_store:
             return _regression(args)
         summary = _run(args, args.questions, args.answers)
     print(summary)
     return 0
-
-
-@contextlib.contextmanager
-def _quietened(names: tuple[str, ...]) -> Iterator[None]:
-    """Raise these loggers to ERROR while the command runs, and give them their levels back after (the command may
-    run inside a longer process: a test session, a notebook)."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [each.level for each in loggers]
-    for each in loggers:
-        each.setLevel(max(logging.ERROR, each.getEffectiveLevel()))
-    try:
-        yield
-    finally:
-        for each, level in zip(loggers, levels, strict=True):
-            each.setLevel(level)
 
 
 def check_arguments(args: argparse.Namespace) -> None:

@@ -9,9 +9,10 @@ lifting the refusal at once saves their memory and start-up, and an app that imp
 
 import contextlib
 import importlib.abc
-import logging
 import sys
 from collections.abc import Iterator
+
+from octue_beam.cli.quiet_logs import quietened
 
 #: Top-level modules Beam imports only for integrations a service pipeline never uses (pandas and Arrow type
 #: converters, Parquet, MongoDB: pymongo and its bson).
@@ -49,13 +50,5 @@ def import_beam(unused: tuple[str, ...]) -> None:
     """Import Beam with the modules `unused` refused; nothing when Beam was imported already."""
     if "apache_beam" in sys.modules:
         return
-    loggers = [logging.getLogger(name) for name in _WARN_WHEN_MISSING]
-    levels = [each.level for each in loggers]
-    for each in loggers:
-        each.setLevel(logging.ERROR)
-    try:
-        with refusing(unused):
-            import apache_beam  # noqa: F401 - the import this function exists for
-    finally:
-        for each, level in zip(loggers, levels, strict=True):
-            each.setLevel(level)
+    with quietened(_WARN_WHEN_MISSING), refusing(unused):
+        import apache_beam  # noqa: F401 - the import this function exists for

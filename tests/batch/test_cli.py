@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 from octue_beam.batch.files import read_answer_rows
 from octue_beam.batch.rows import ANSWER_COLUMNS
 from octue_beam.cli import main
-from octue_beam.cli.batch import QUIET_LOGGERS, WORKER_PROCESSES_FROM, _quietened, local_running_mode
+from octue_beam.cli.batch import QUIET_LOGGERS, WORKER_PROCESSES_FROM, local_running_mode
+from octue_beam.cli.quiet_logs import quietened
 from tests.batch.services import write_doubler
 from tests.support.paths import REPOSITORY
 
@@ -113,7 +114,7 @@ def test_the_command_gives_the_loggers_it_quietens_their_levels_back():
     """`batch` quietens the answering core's per-question warnings while it runs, not for the rest of the process (a
     test session or a notebook calling `main`)."""
     before = [logging.getLogger(name).level for name in QUIET_LOGGERS]
-    with _quietened(QUIET_LOGGERS):
+    with quietened(QUIET_LOGGERS):
         assert all(logging.getLogger(name).getEffectiveLevel() >= logging.ERROR for name in QUIET_LOGGERS)
     assert [logging.getLogger(name).level for name in QUIET_LOGGERS] == before
 
