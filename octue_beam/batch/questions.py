@@ -15,7 +15,6 @@ import functools
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from octue_beam import __version__, serialisation
@@ -24,19 +23,11 @@ from octue_beam.batch.rows import QuestionRow
 from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging import events
 from octue_beam.messaging.attributes import decode_attributes, encode_attributes, question_attributes
-from octue_beam.messaging.parsing import SCHEMA_NAME, check_children, check_nesting
+from octue_beam.messaging.parsing import SCHEMA_NAME, check_children, check_nesting, definition_validator
 from octue_beam.schemas import load_schema
 
 #: The sender of batch questions (the `parent` and `originator` of their answers' attributes).
 BATCH_SENDER = "local/batch:local"
-
-
-@functools.cache
-def question_validator() -> Any:
-    """The wire schema's `question` event definition, compiled once per process (the definition itself, with the
-    schema's `$defs` for its references: a top-level `$ref` would be resolved again for every question)."""
-    schema = load_schema(SCHEMA_NAME)
-    return Draft202012Validator({**schema["$defs"]["question"], "$defs": schema["$defs"]})
 
 
 #: The keywords of a definition `is_plainly_valid` understands; a definition with any other keyword is always
@@ -102,7 +93,7 @@ def question_event(row: QuestionRow, max_message_bytes: int) -> dict[str, Any]:
     check_nesting(event)
     if is_plainly_valid(event):
         return event
-    error = best_match(question_validator().iter_errors(event))
+    error = best_match(definition_validator("question").iter_errors(event))
     if error is not None:
         while error.context:  # anyOf/oneOf: the closest alternative's problem
             error = best_match(error.context)

@@ -121,15 +121,19 @@ def _message_parts() -> tuple[dict[Any, Any], Any] | None:
                 or kind in targets:
             return None
         targets[kind] = reference[len("#/$defs/"):]
-    kinds = {
-        kind: Draft202012Validator({**_inlined(definitions[target], definitions), "$defs": definitions})
-        for kind, target in targets.items()
-        if kind in event["properties"]["kind"]["enum"]
-    }
     if "attributes" not in definitions:
         return None
-    attributes = Draft202012Validator({**_inlined(definitions["attributes"], definitions), "$defs": definitions})
-    return kinds, attributes
+    enum = event["properties"]["kind"]["enum"]
+    kinds = {kind: definition_validator(target) for kind, target in targets.items() if kind in enum}
+    return kinds, definition_validator("attributes")
+
+
+@functools.cache
+def definition_validator(name: str) -> Any:
+    """The compiled validator of the wire schema's definition `name` alone (`question`, `result`, `attributes`...),
+    its references inlined (`jsonschema` would resolve each `$ref` again at every use); one per process."""
+    definitions = load_schema(SCHEMA_NAME)["$defs"]
+    return Draft202012Validator({**_inlined(definitions[name], definitions), "$defs": definitions})
 
 
 def _inlined(node: Any, definitions: Mapping[str, Any], depth: int = 0) -> Any:
