@@ -1,12 +1,15 @@
 """ask_multiple benchmark: questions/s from one parent to one running service, 50 and 500 questions in flight.
 
-    /work/venv/bin/python bench/ask_multiple.py [--rounds 3] [--sustained 2000] [--skip-raw]
+    python bench/ask_multiple.py [--rounds 3] [--sustained 1000] [--skip-raw] [--trend-sustained N]
 
 First measures the asking side alone: `ask_multiple` to a minimal child made of the bare Google clients, which
 answers at once (50, 500 and 2000 at once). Then starts `python -m octue_beam run bench/trivial_service --runner
 DirectRunner` on the same emulator and measures with `octue_beam.ask_multiple` (logs forwarded, as by default):
 - burst: N questions asked at once (N = 50, 500), first send -> last answer, `--rounds` times each;
-- sustained: `--sustained` questions with at most N in flight (`max_workers=N`).
+- sustained: `--sustained` questions with at most N in flight (`max_workers=N`), each run on a fresh emulator and
+  service, 500 and 50 in flight alternated `--rounds` times (goal: 500 within 10% of 50);
+- with `--trend-sustained N`: N sustained runs in a row on one emulator and service (a service that slows down
+  with the questions it has answered shows here: goal, the last run within 10% of the first).
 For comparison (where the time goes) it also measures the same bursts with a raw publisher and a raw streaming-pull
 subscriber (no octue_beam asking code): if both give the same rate, the service pipeline is the bottleneck.
 Each phase runs on a fresh emulator: the emulator slows down as it handles thousands of ordering keys (see --trend,
@@ -296,6 +299,9 @@ def main() -> int:
     parser.add_argument("--skip-echo", action="store_true", help="skip the bare-client echo child (asking capacity)")
     parser.add_argument("--trend", type=int, default=0, metavar="N",
                         help="also ask N bursts of 500 in a row on one emulator and print each rate (default 0)")
+    parser.add_argument("--trend-sustained", type=int, default=0, metavar="N",
+                        help="also run N sustained runs (200 in flight) in a row on one emulator and service and print "
+                             "each rate and the service's CPU per question (default 0)")
     parser.add_argument("--unordered", action="store_true",
                         help="experiment: answer subscriptions without message ordering (for --trend comparisons)")
     args = parser.parse_args()
@@ -316,11 +322,23 @@ def main() -> int:
         figures["events_per_question"] = event_kinds(50)
         print(f"events per question: {figures['events_per_question']}", flush=True)
         measure_bursts("ask_multiple to the service", phase.meter(service), (50, 500), args.rounds, figures, "burst")
-        for in_flight in (50, 500):
-            rate = sustained(args.sustained, in_flight)
-            figures[f"sustained_{in_flight}_in_flight"] = rate
-            print(f"ask_multiple to the service, {args.sustained} questions with {in_flight} in flight: "
-                  f"{rate:.0f} questions/s", flush=True)
+
+    # Each sustained run on a fresh emulator and service, 500 and 50 in flight alternated: a later run on the same
+    # emulator would be measured against a different emulator (see --trend-sustained).
+    rates: dict = {50: [], 500: []}
+    for _ in range(args.rounds):
+        for in_flight in (500, 50):
+            with Phase() as phase:
+                phase.start()
+                burst(20)
+                rates[in_flight].append(sustained(args.sustained, in_flight))
+    for in_flight, measured in rates.items():
+        figures[f"sustained_{in_flight}_in_flight"] = {"median_q_per_s": statistics.median(measured), "rates": measured}
+        print(f"ask_multiple to the service, {args.sustained} questions with {in_flight} in flight: "
+              f"{statistics.median(measured):.0f} questions/s (runs: {', '.join(f'{r:.0f}' for r in measured)})",
+              flush=True)
+    ratio = statistics.median(rates[500]) / statistics.median(rates[50])
+    print(f"sustained, 500 in flight / 50 in flight: {ratio:.2f}", flush=True)
 
     if not args.skip_raw:
         with Phase() as phase:
@@ -335,6 +353,20 @@ def main() -> int:
                           f"(rounds: {', '.join(f'{r:.0f}' for r in rates)})", flush=True)
             finally:
                 raw.close()
+
+    if args.trend_sustained:
+        with Phase() as phase:
+            meter = phase.meter(phase.start())
+            burst(20)
+            trend = []
+            for run in range(1, args.trend_sustained + 1):
+                rate, cores = meter.measure(sustained, args.sustained, 200)
+                trend.append({"q_per_s": rate, "service_ms_per_question": 1000 * cores["service"] / rate})
+                print(f"trend: sustained run #{run} ({args.sustained} questions, 200 in flight): {rate:.0f} "
+                      f"questions/s, service CPU {trend[-1]['service_ms_per_question']:.1f} ms per question",
+                      flush=True)
+            figures["trend_sustained"] = trend
+            print(f"trend: last run / first run: {trend[-1]['q_per_s'] / trend[0]['q_per_s']:.2f}", flush=True)
 
     if args.trend:
         with Phase() as phase:

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from apache_beam.runners.direct import transform_evaluator
 from google.api_core import exceptions as api_exceptions
+from google.cloud import pubsub_v1
 
 from octue_beam.messaging.publishing import OrderedBatchPublisher
 from octue_beam.messaging.pubsub import delete_subscription, delete_topic, ensure_subscription
@@ -59,7 +60,7 @@ class FlakyClient:
         self.pulls.append(kwargs)
         if self.failures:
             raise self.failures.pop(0)
-        return "response"
+        return pubsub_v1.types.PullResponse(received_messages=[{"ack_id": "answered"}])
 
     def acknowledge(self, **kwargs):
         if self.failures:
@@ -75,7 +76,7 @@ def test_transient_pull_faults_give_empty_pulls_logged_once_and_acknowledgements
     with caplog.at_level(logging.WARNING, logger=local_reads.__name__):
         responses = [pulls.pull(subscription="s", max_messages=10, timeout=30) for _ in range(5)]
     assert [len(response.received_messages) for response in responses[:4]] == [0, 0, 0, 0]
-    assert responses[4] == "response"
+    assert [message.ack_id for message in responses[4].received_messages] == ["answered"]
     assert all(pull["retry"] is None and pull["timeout"] == 30 for pull in client.pulls)
     messages = [record.getMessage() for record in caplog.records]
     assert len([message for message in messages if "retrying with backoff" in message]) == 1
@@ -90,3 +91,57 @@ def test_a_lost_subscription_still_fails_the_read():
     pulls = local_reads._LocalPulls(FlakyClient([api_exceptions.NotFound("Subscription does not exist")]))
     with pytest.raises(api_exceptions.NotFound):  # for whoever runs the pipeline to handle
         pulls.pull(subscription="s", max_messages=10, timeout=30)
+
+
+class VirtualClock:
+    """Stands for the module's `time`: sleeping advances the clock at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+class StreamingClient:
+    """Each pull returns the next count of messages, taking `seconds` of the clock."""
+
+    def __init__(self, clock: VirtualClock, counts: list[int], seconds: float = 0.005) -> None:
+        self.clock, self.counts, self.seconds = clock, counts, seconds
+        self.started: list[float] = []
+
+    def pull(self, **kwargs):
+        self.started.append(round(self.clock.now, 6))
+        self.clock.now += self.seconds
+        messages = [{"ack_id": str(n)} for n in range(self.counts.pop(0))]
+        return pubsub_v1.types.PullResponse(received_messages=messages)
+
+
+def test_while_messages_stream_in_pulls_are_spaced_so_that_they_gather_into_bigger_bundles(monkeypatch):
+    clock = VirtualClock()
+    monkeypatch.setattr(local_reads, "time", clock)
+    interval = local_reads.STREAMING_PULL_INTERVAL_SECONDS
+    streaming = local_reads.STREAMING_PULL_MESSAGES
+    client = StreamingClient(clock, [streaming, streaming + 20, 1, 1, 0, streaming, 0, 2])
+    pulls = local_reads._LocalPulls(client)
+    for _ in range(8):
+        pulls.pull(subscription="s", max_messages=10, timeout=30)
+    start = 1000.0
+    # A stream: each pull starts `interval` after the previous one. A pull with fewer messages (a question on its
+    # own and its events) or none ends the stream: the next pull goes at once.
+    assert client.started == [
+        start,
+        round(start + interval, 6),
+        round(start + 2 * interval, 6),
+        round(start + 2 * interval + 0.005, 6),
+        round(start + 2 * interval + 0.010, 6),
+        round(start + 2 * interval + 0.015, 6),
+        round(start + 3 * interval + 0.015, 6),
+        round(start + 3 * interval + 0.020, 6),
+    ]
+    assert len(clock.sleeps) == 3
