@@ -14,7 +14,8 @@ ROWS = (
     "service RSS when idle (whole process tree)",
     "launch to first answer",
     "service CPU per sequential question",
-    "5 in flight",
+    "5 in flight: a burst of 5",
+    "5 in flight: 10 questions, 5 at a time (Octue: its burst)",
 )
 
 
