@@ -326,17 +326,22 @@ def main() -> int:
     # Each sustained run on a fresh emulator and service, 500 and 50 in flight alternated: a later run on the same
     # emulator would be measured against a different emulator (see --trend-sustained).
     rates: dict = {50: [], 500: []}
+    shares: dict = {50: [], 500: []}
     for _ in range(args.rounds):
         for in_flight in (500, 50):
             with Phase() as phase:
-                phase.start()
+                meter = phase.meter(phase.start())
                 burst(20)
-                rates[in_flight].append(sustained(args.sustained, in_flight))
+                rate, busy = meter.measure(sustained, args.sustained, in_flight)
+                rates[in_flight].append(rate)
+                shares[in_flight].append(busy)
     for in_flight, measured in rates.items():
-        figures[f"sustained_{in_flight}_in_flight"] = {"median_q_per_s": statistics.median(measured), "rates": measured}
+        cores = {k: statistics.median(s[k] for s in shares[in_flight]) for k in shares[in_flight][0]}
+        figures[f"sustained_{in_flight}_in_flight"] = {"median_q_per_s": statistics.median(measured), "rates": measured,
+                                                       "cpu_cores": cores}
         print(f"ask_multiple to the service, {args.sustained} questions with {in_flight} in flight: "
-              f"{statistics.median(measured):.0f} questions/s (runs: {', '.join(f'{r:.0f}' for r in measured)})",
-              flush=True)
+              f"{statistics.median(measured):.0f} questions/s (runs: {', '.join(f'{r:.0f}' for r in measured)}); "
+              "CPU cores busy: " + ", ".join(f"{k} {v:.2f}" for k, v in cores.items()), flush=True)
     ratio = statistics.median(rates[500]) / statistics.median(rates[50])
     print(f"sustained, 500 in flight / 50 in flight: {ratio:.2f}", flush=True)
 

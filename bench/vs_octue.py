@@ -1,6 +1,6 @@
 """octue_beam against the Octue SDK 0.69.1, side by side on ONE Pub/Sub emulator (run by hand, one command):
 
-    python bench/vs_octue.py [--rounds 3] [--sequential 40] [--in-flight 50] [--kept 250] [--max-load 1.5]
+    python bench/vs_octue.py [--rounds 3] [--sequential 40] [--in-flight 50] [--kept 1000] [--max-load 1.5]
                              [--octue-python /work/octue-venv/bin/python] [--quick] [--json FILE]
                              [--baseline-source DIR]
 
@@ -403,8 +403,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each measuring both sides (default 3)")
     parser.add_argument("--sequential", type=int, default=40, help="sequential questions per side and round")
     parser.add_argument("--in-flight", type=int, default=50, help="questions asked at once (default 50)")
-    parser.add_argument("--kept", type=int, default=250,
-                        help="questions asked with --in-flight of them in flight at a time (default 250)")
+    parser.add_argument("--kept", type=int, default=1000,
+                        help="questions asked with --in-flight of them in flight at a time (default 1000)")
     parser.add_argument("--max-load", type=float, default=1.5,
                         help="refuse a side measured with the 1-minute load average above this (default 1.5)")
     parser.add_argument("--load-patience", type=float, default=120,
