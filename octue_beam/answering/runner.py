@@ -40,6 +40,9 @@ DEFAULT_MAX_QUEUED_QUESTIONS = 1000
 #: Threads that may overrun their time limit per slot before slots stop being freed early (a thread stuck in an app
 #: usually waits on I/O or a lock and costs little; ten per slot rides out hours of every question hanging).
 OVERRUNNING_THREADS_PER_SLOT = 10
+#: How long a thread whose answer was settled at once waits for a next question before it ends (a batch hands
+#: questions over one by one, and the runner's threads often empty the queue between two of them).
+IDLE_THREAD_SECONDS = 0.05
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENT_QUESTIONS",
@@ -100,6 +103,7 @@ class QuestionRunner:
         self._acceptor: threading.Thread | None = None
         self._running: set[_Entry] = set()  # entries whose thread runs, expired (overrunning) or not
         self._busy = 0  # slots taken
+        self._idle = 0  # threads waiting for a next question (`_wait_for_next`)
         self._closed = False
         self._queue_full_logged = False
         self._supervisor: threading.Thread | None = None
@@ -205,8 +209,9 @@ class QuestionRunner:
     # --- inside -------------------------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        """Start queued questions while slots are free (called holding the condition)."""
-        while self._queue and self._busy < self.slots and not self._closed:
+        """Start queued questions while slots are free, leaving to idle threads as many as there are of them (called
+        holding the condition)."""
+        while len(self._queue) > self._idle and self._busy < self.slots and not self._closed:
             entry = self._queue.popleft()
             thread = threading.Thread(target=self._run, args=(entry,), name=_thread_name(entry), daemon=True)
             self._start(entry, thread)
@@ -238,12 +243,28 @@ class QuestionRunner:
         self._start(entry, threading.current_thread())
         return entry
 
+    def _wait_for_next(self) -> _Entry | None:
+        """The next queued question, started in this thread, if one comes within `IDLE_THREAD_SECONDS`."""
+        deadline = time.monotonic() + IDLE_THREAD_SECONDS
+        with self._condition:
+            self._idle += 1
+            try:
+                while True:
+                    entry = self._take_next()  # before giving up: `_dispatch` left a question to this thread
+                    remaining = deadline - time.monotonic()
+                    if entry is not None or self._closed or remaining <= 0:
+                        return entry
+                    self._condition.wait(remaining)
+            finally:
+                self._idle -= 1
+
     def _run(self, entry: _Entry | None) -> None:
         """The thread of one question: run its app, then give back its slot (unless its time limit already did).
 
         When its answer is settled at once (the sink took the final event: always in a batch), the thread then runs
         the next queued question itself instead of starting a thread for it, which cost a busy runner a third of its
-        time per question (waiting for each new thread to get the interpreter's lock and say it started)."""
+        time per question (waiting for each new thread to get the interpreter's lock and say it started); when none is
+        queued yet, it waits for one a little (`IDLE_THREAD_SECONDS`) before it ends."""
         while entry is not None:
             pending = following = None
             try:
@@ -269,6 +290,8 @@ class QuestionRunner:
                 # by an exception at once, not when a transport gets round to `wait()` (the local runner's DoFn only
                 # does in a later bundle, which may never come when the service then receives nothing).
                 pending.wait()
+            if following is None and reuse:
+                following = self._wait_for_next()
             if following is not None:
                 threading.current_thread().name = _thread_name(following)
             entry = following

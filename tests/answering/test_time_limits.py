@@ -10,6 +10,7 @@ import time
 import pytest
 
 from octue_beam.answering import Answerer, QuestionRunner, check_message
+from octue_beam.answering import runner as runner_module
 from octue_beam.answering.values import Question
 from octue_beam.messaging.publishing import MemoryPublisher
 from octue_beam.pipeline.transforms import _AnswerQuestion
@@ -284,3 +285,28 @@ def test_a_thread_that_ends_a_question_runs_the_next_queued_one_within_that_ones
         assert [kind for kind in kinds(publisher, asked[2]) if kind in FINAL] == ["exception"]
     finally:
         runner.close()
+
+
+def test_a_thread_whose_answer_was_taken_waits_for_the_next_question_before_it_ends(answerer, monkeypatch):
+    """A batch hands questions over one by one and the runner's threads often empty the queue between two of them:
+    the thread whose answer the sink took at once waits a little for the next question (here for as long as the test
+    needs) and runs it, instead of ending and a new thread being started; closing the runner ends it."""
+    monkeypatch.setattr(runner_module, "IDLE_THREAD_SECONDS", 60.0)
+    threads = {}
+    run = answerer._run
+
+    def recording(asked, emitter):
+        threads[asked.question_uuid] = threading.current_thread()
+        return run(asked, emitter)
+
+    monkeypatch.setattr(answerer, "_run", recording)
+    runner = runner_of(answerer, max_concurrent_questions=2, question_timeout=30)
+    try:
+        first, second = question({"action": "echo", "value": 0}), question({"action": "echo", "value": 1})
+        assert runner.submit(first).result(timeout=30).wait().event["output_values"]["value"] == 0
+        assert runner.submit(second).result(timeout=30).wait().event["output_values"]["value"] == 1
+        assert threads[first.question_uuid] is threads[second.question_uuid], "a thread was started for the second"
+    finally:
+        runner.close()
+    threads[first.question_uuid].join(timeout=10)
+    assert not threads[first.question_uuid].is_alive(), "the waiting thread outlived the closed runner"
