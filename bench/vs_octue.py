@@ -34,6 +34,11 @@ which goes first (A/B, B/A, ...) so that noise hits both. Per round and side:
   it to 15,322 threads and the machine to a load average of 5,000 (measured once). Its row compares with Octue's
   burst of 50, which lasts about 3 s at Octue's rate, so Octue's figure there is close to its steady rate.
 
+Both SDKs run with bytecode caches, as in any installed environment: pip byte-compiled Octue when it installed it,
+while an editable octue_beam checkout under `PYTHONDONTWRITEBYTECODE=1` (set on the development machines) compiled
+its own modules at every start (about 0.1-0.2 s of octue_beam's launch): the benchmark unsets it for the services
+and imports each octue_beam side's modules once before the first round.
+
 With `--baseline-source DIR`, a third side serves and asks with octue_beam from another source tree (e.g. the
 commit before a change: `git archive COMMIT | tar -x -C DIR`), so a change is measured before and after in the same
 run, each as a ratio to Octue; the rounds rotate the order of the three sides.
@@ -156,6 +161,11 @@ for line in sys.stdin:
         report = {"seconds": elapsed, "wrong": wrong}
     print(json.dumps(report), flush=True)
 """
+
+#: What an octue_beam side's `run` and pipeline process import (run once first, to write their bytecode caches).
+WARM_UP_IMPORTS = (
+    "import octue_beam.cli.run, octue_beam.cli.supervising, octue_beam.cli.warm_start, octue_beam.cli.serving"
+)
 
 NAMES = {"octue": "Octue 0.69.1", "octue_beam": "octue_beam", "baseline": "octue_beam baseline"}
 
@@ -430,7 +440,9 @@ def main() -> int:
     emulator = PubSubEmulator().start()
     environment = {**os.environ, "PUBSUB_EMULATOR_HOST": emulator.host_port, "GOOGLE_CLOUD_PROJECT": PROJECT,
                    "PYTHONUNBUFFERED": "1"}
-    for variable in ("STORAGE_EMULATOR_HOST", "TWINED_SERVICES_TOPIC_NAME"):
+    # Bytecode caches as in any installed environment: pip byte-compiled Octue when it installed it, while an editable
+    # octue_beam checkout under PYTHONDONTWRITEBYTECODE (set on some machines) compiled its modules at every start.
+    for variable in ("STORAGE_EMULATOR_HOST", "TWINED_SERVICES_TOPIC_NAME", "PYTHONDONTWRITEBYTECODE"):
         environment.pop(variable, None)
     os.environ.update({"PUBSUB_EMULATOR_HOST": emulator.host_port, "GOOGLE_CLOUD_PROJECT": PROJECT})
     askers: dict[str, Asker] = {}
@@ -441,6 +453,9 @@ def main() -> int:
         environments = {"octue": environment, "octue_beam": environment}
         if args.baseline_source:
             environments["baseline"] = {**environment, "PYTHONPATH": os.path.abspath(args.baseline_source)}
+        for side, side_environment in environments.items():
+            if side != "octue":  # write its bytecode caches before it is measured
+                subprocess.run([sys.executable, "-c", WARM_UP_IMPORTS], env=side_environment, cwd="/tmp", check=True)
         askers = {side: Asker(side, args.octue_python if side == "octue" else sys.executable, side_environment)
                   for side, side_environment in environments.items()}
         sides = list(environments)
