@@ -59,6 +59,19 @@ def runner_of(answerer, **options) -> QuestionRunner:
     return QuestionRunner(answerer, **options)
 
 
+def threads_running_apps(answerer, monkeypatch) -> dict:
+    """The thread that runs each question's app, by question UUID, filled in as the answerer runs them."""
+    threads = {}
+    run = answerer._run
+
+    def recording(asked, emitter):
+        threads[asked.question_uuid] = threading.current_thread()
+        return run(asked, emitter)
+
+    monkeypatch.setattr(answerer, "_run", recording)
+    return threads
+
+
 def test_a_question_over_its_time_limit_gets_one_exception_naming_the_limit_and_nothing_after(answerer, publisher):
     runner = runner_of(answerer, max_concurrent_questions=1, question_timeout=0.5)
     try:
@@ -255,14 +268,7 @@ def test_a_thread_that_ends_a_question_runs_the_next_queued_one_within_that_ones
     """A busy runner does not start a thread per question: the thread whose question ended (its final event taken at
     once by the sink) runs the next queued one. Each of those still has its own time limit: one that overruns is ended
     at its limit, and the question after it is answered in a new thread while the old one runs on."""
-    threads = {}
-    run = answerer._run
-
-    def recording(asked, emitter):
-        threads[asked.question_uuid] = threading.get_ident()
-        return run(asked, emitter)
-
-    monkeypatch.setattr(answerer, "_run", recording)
+    threads = threads_running_apps(answerer, monkeypatch)
     runner = runner_of(answerer, max_concurrent_questions=1, question_timeout=0.5)
     try:
         asked = [
@@ -279,8 +285,8 @@ def test_a_thread_that_ends_a_question_runs_the_next_queued_one_within_that_ones
         assert [answers[index].event["output_values"]["value"] for index in (0, 1, 3)] == [0, 1, 3]
         assert runner.overrunning == 1, "the last question was not answered while the sleeping one overran"
         first, second, sleeping, last = (threads[each.question_uuid] for each in asked)
-        assert first == second == sleeping, "the queued questions did not run in the thread that was free"
-        assert last != sleeping, "the question after the overrunning one waited for its thread"
+        assert first is second is sleeping, "the queued questions did not run in the thread that was free"
+        assert last is not sleeping, "the question after the overrunning one waited for its thread"
         wait_until(lambda: runner.overrunning == 0)
         assert [kind for kind in kinds(publisher, asked[2]) if kind in FINAL] == ["exception"]
     finally:
@@ -292,14 +298,7 @@ def test_a_thread_whose_answer_was_taken_waits_for_the_next_question_before_it_e
     the thread whose answer the sink took at once waits a little for the next question (here for as long as the test
     needs) and runs it, instead of ending and a new thread being started; closing the runner ends it."""
     monkeypatch.setattr(runner_module, "IDLE_THREAD_SECONDS", 60.0)
-    threads = {}
-    run = answerer._run
-
-    def recording(asked, emitter):
-        threads[asked.question_uuid] = threading.current_thread()
-        return run(asked, emitter)
-
-    monkeypatch.setattr(answerer, "_run", recording)
+    threads = threads_running_apps(answerer, monkeypatch)
     runner = runner_of(answerer, max_concurrent_questions=2, question_timeout=30)
     try:
         first, second = question({"action": "echo", "value": 0}), question({"action": "echo", "value": 1})
