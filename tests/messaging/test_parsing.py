@@ -190,16 +190,13 @@ def _mutated(draw, value, depth=0):
     return value
 
 
-# Built once: attributes are made with random UUIDs, and a strategy must draw all its randomness from Hypothesis.
-_QUESTION_TYPED = wire_attributes.decode_attributes(question_attributes())
-_RESPONSE_TYPED = wire_attributes.decode_attributes(response_attributes())
-
-
 @st.composite
 def _messages(draw):
     event = draw(st.sampled_from([QUESTION, *RESPONSES]))
-    typed = _QUESTION_TYPED if event is QUESTION else _RESPONSE_TYPED
-    return _mutated(draw, event), _mutated(draw, typed)  # `_mutated` changes copies only
+    typed = wire_attributes.decode_attributes(
+        question_attributes() if event is QUESTION else response_attributes()
+    )
+    return _mutated(draw, event), _mutated(draw, typed)
 
 
 @settings(max_examples=400, deadline=None)
