@@ -184,7 +184,6 @@ def _record(args: argparse.Namespace, dataflow: bool) -> int:
 
     from octue_beam.events.recording import RecorderOptions, build_recorder_pipeline, ensure_recorder_subscription
     from octue_beam.pipeline.local_reads import set_local_pull_size
-    from octue_beam.pipeline.local_watermarks import forget_empty_pending_bundles
     from octue_beam.pipeline.runners import select_runner
 
     arguments = _pipeline_arguments(args)
@@ -205,7 +204,6 @@ def _record(args: argparse.Namespace, dataflow: bool) -> int:
         print(f"  reads {plan.subscription_path} (every message of {plan.topic_path}), writes {plan.destination}")
         return 0
     set_local_pull_size(LOCAL_PULL_SIZE)
-    forget_empty_pending_bundles()
     ensure_recorder_subscription(plan, LOCAL_ACK_DEADLINE_SECONDS)
     _serve(pipeline, plan, record)
 

@@ -21,7 +21,6 @@ from octue_beam.messaging.pubsub import (
 )
 from octue_beam.pipeline.local_bundles import cache_dofn_specs, caching_views
 from octue_beam.pipeline.local_reads import set_local_pull_size
-from octue_beam.pipeline.local_watermarks import forget_empty_pending_bundles
 from octue_beam.pipeline.options import ServiceOptions, revision_tag_from
 from octue_beam.pipeline.runners import DATAFLOW_RUNNER, LOCAL_RUNNER, select_runner
 from octue_beam.pipeline.transforms import (
@@ -167,7 +166,6 @@ def build_service_pipeline(options: PipelineOptions, service: Any = None) -> tup
     plan = plan_service(options, service)
     if plan.runner == LOCAL_RUNNER:
         set_local_pull_size(options.view_as(ServiceOptions).local_pull_size)
-        forget_empty_pending_bundles()
         cache_dofn_specs(SERVICE_DOFNS)
         options = caching_views(options)  # shares its values with the options given
     pipeline = beam.Pipeline(options=options)

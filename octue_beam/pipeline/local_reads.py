@@ -11,9 +11,10 @@ The runner pulls again as soon as a read bundle ends, and the emulator answers a
 so under a steady stream of questions the bundles got smaller as the emulator warmed up (45 messages per pull over
 the first thousand questions, 6 by the eighth; the emulator's own CPU per question fell from ~5 to ~1.3 ms over the
 run) and the runner's cost per bundle made the service slower with every question (10% to 30% fewer questions/s
-after a few thousand). While messages stream in
-(a pull found `STREAMING_PULL_MESSAGES` or more), the next pull starts `STREAMING_PULL_INTERVAL_SECONDS` after the
-previous one at the earliest; a pull after a quiet spell (a question asked on its own) is never delayed.
+after a few thousand). While messages stream in (a pull found `STREAMING_PULL_MESSAGES` or more), the next pull
+starts `STREAMING_PULL_INTERVAL_SECONDS` after the previous one at the earliest; a pull after a quiet spell (a
+question asked on its own) is never delayed. And each read leaves the runner an empty bundle that Beam would keep
+as pending input for ever: `set_local_pull_size` also installs `local_watermarks.forget_empty_pending_bundles`.
 
 The runner's subscriber client is also built through `octue_beam.messaging.clients` (so with its `CHANNEL_OPTIONS`):
 Beam's own client keeps gRPC's 4 MiB receive limit, so one answer of 4.5-9.5 MB on the topic (which the service's
@@ -32,6 +33,7 @@ from apache_beam.runners.direct import transform_evaluator
 from google.cloud import pubsub_v1
 
 from octue_beam.messaging.clients import TRANSIENT_ERRORS, new_client
+from octue_beam.pipeline.local_watermarks import forget_empty_pending_bundles
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +112,10 @@ class _LocalPulls:
 
 def set_local_pull_size(size: int) -> bool:
     """Make the local runner's Pub/Sub reads pull up to `size` messages, through a client built by
-    `messaging.clients` that survives transient faults (process-wide); False if this Beam version has no hook."""
+    `messaging.clients` that survives transient faults, and keep none of their empty bundles pending
+    (`forget_empty_pending_bundles`), process-wide; False if this Beam version has no hook for the pulls."""
     global _pull_size, _installed
+    forget_empty_pending_bundles()
     evaluator = getattr(transform_evaluator, "_PubSubReadEvaluator", None)
     original = getattr(evaluator, "_get_subscriber_client_state_unlocked", None)
     if original is None:

@@ -4,6 +4,7 @@ an empty bundle to be scheduled again. Beam kept each of them as pending input f
 every pull, so a local service got slower with every question it answered."""
 
 import apache_beam as beam
+import pytest
 from apache_beam.runners.direct.bundle_factory import BundleFactory
 from apache_beam.runners.direct.clock import RealClock
 from apache_beam.runners.direct.consumer_tracking_pipeline_visitor import ConsumerTrackingPipelineVisitor
@@ -12,6 +13,7 @@ from apache_beam.runners.direct.watermark_manager import WatermarkManager
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
+from octue_beam.pipeline.local_reads import set_local_pull_size
 from octue_beam.pipeline.local_watermarks import forget_empty_pending_bundles
 
 
@@ -37,8 +39,10 @@ def _complete_a_pull(manager, read, factory, input_bundle, outputs=()):
     return again
 
 
-def test_the_pending_input_of_an_unbounded_read_stays_empty_over_many_pulls():
-    assert forget_empty_pending_bundles()
+@pytest.mark.parametrize("install", [forget_empty_pending_bundles, lambda: set_local_pull_size(100)],
+                         ids=["itself", "with-the-local-reads"])
+def test_the_pending_input_of_an_unbounded_read_stays_empty_over_many_pulls(install):
+    assert install()
     read, manager = _read_and_its_manager()
     factory = BundleFactory(stacked=True)
     input_bundle = None
