@@ -7,7 +7,7 @@ each layer, the layers its modules may import (besides their own). Bottom to top
 
     layer       units                                                     may import
     base        octue_beam (root), environment, exceptions,               base only
-                serialisation, processes, schemas, context, porting, lazy
+                serialisation, processes, schemas, context, porting, lazy, uuids
     twine       twine                                                     base
     storage     storage                                                   base
     resources   resources, utils                                          base, storage
@@ -55,6 +55,7 @@ UNITS: dict[str, str] = {
     "context": "base",
     "porting": "base",  # the import rewrite of `port` (pure text, imports nothing of octue_beam)
     "lazy": "base",  # lazy package namespaces (PEP 562)
+    "uuids": "base",  # random UUIDs from buffered random bytes
     "twine": "twine",
     "storage": "storage",
     "resources": "resources",

@@ -97,6 +97,9 @@ class QuestionRunner:
         # and ending questions does not wake them for nothing.
         self._incoming_ready = threading.Condition(lock)
         self._deadline_changed = threading.Condition(lock)
+        # Idle threads (`_wait_for_next`) wait on their own condition and are woken one per question left to them:
+        # on `_condition` every question queued woke all of them (a batch's main cost per question, in GIL switches).
+        self._next_ready = threading.Condition(lock)
         self._supervisor_waits_until = float("inf")
         self._queue: collections.deque[_Entry] = collections.deque()
         self._incoming: collections.deque[tuple[Question, futures.Future]] = collections.deque()  # to be accepted
@@ -201,6 +204,7 @@ class QuestionRunner:
             self._condition.notify_all()
             self._incoming_ready.notify_all()
             self._deadline_changed.notify_all()
+            self._next_ready.notify_all()
             supervisor, acceptor = self._supervisor, self._acceptor
         for thread in (acceptor, supervisor):
             if thread is not None and thread is not threading.current_thread():
@@ -209,9 +213,10 @@ class QuestionRunner:
     # --- inside -------------------------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        """Start queued questions while slots are free, leaving to idle threads as many as there are of them (called
-        holding the condition)."""
-        while len(self._queue) > self._idle and self._busy < self.slots and not self._closed:
+        """Start queued questions while slots are free, leaving to idle threads as many as there are of them, and the
+        slots they will take (called holding the condition: a woken idle thread takes its question only once it has
+        the lock again, so a new thread must not take its slot meanwhile)."""
+        while len(self._queue) > self._idle and self._busy + self._idle < self.slots and not self._closed:
             entry = self._queue.popleft()
             thread = threading.Thread(target=self._run, args=(entry,), name=_thread_name(entry), daemon=True)
             self._start(entry, thread)
@@ -219,6 +224,8 @@ class QuestionRunner:
         if len(self._queue) + len(self._incoming) < self.max_queued_questions and self._queue_full_logged:
             self._queue_full_logged = False
             logger.info("Taking questions again (%d queued).", len(self._queue))
+        if self._queue and self._idle:
+            self._next_ready.notify(min(len(self._queue), self._idle))
         self._condition.notify_all()
 
     def _start(self, entry: _Entry, thread: threading.Thread) -> None:
@@ -244,17 +251,17 @@ class QuestionRunner:
         return entry
 
     def _wait_for_next(self) -> _Entry | None:
-        """The next queued question, started in this thread, if one comes within `IDLE_THREAD_SECONDS`."""
+        """The next queued question, started in this thread, if one comes within `IDLE_THREAD_SECONDS` (the thread
+        was counted idle by `_run` already)."""
         deadline = time.monotonic() + IDLE_THREAD_SECONDS
         with self._condition:
-            self._idle += 1
             try:
                 while True:
                     entry = self._take_next()  # before giving up: `_dispatch` left a question to this thread
                     remaining = deadline - time.monotonic()
                     if entry is not None or self._closed or remaining <= 0:
                         return entry
-                    self._condition.wait(remaining)
+                    self._next_ready.wait(remaining)
             finally:
                 self._idle -= 1
 
@@ -267,6 +274,7 @@ class QuestionRunner:
         queued yet, it waits for one a little (`IDLE_THREAD_SECONDS`) before it ends."""
         while entry is not None:
             pending = following = None
+            waits = False  # counted idle: it will wait for a next question
             try:
                 pending = entry.accepted.run()
             finally:
@@ -283,14 +291,25 @@ class QuestionRunner:
                     self._release(entry)
                     if reuse:
                         following = self._take_next()
+                        # Idle from now on, so that a question submitted before it waits is left to it, not given a
+                        # new thread (`_wait_for_next` looks at the queue before it waits).
+                        waits = following is None
+                        self._idle += waits
                     self._dispatch()
-            if pending is not None:
-                entry.future.set_result(pending)
-                # The slot is free; this thread now waits for the sink, so that a final event it refuses is replaced
-                # by an exception at once, not when a transport gets round to `wait()` (the local runner's DoFn only
-                # does in a later bundle, which may never come when the service then receives nothing).
-                pending.wait()
-            if following is None and reuse:
+            try:
+                if pending is not None:
+                    entry.future.set_result(pending)
+                    # The slot is free; this thread now waits for the sink, so that a final event it refuses is
+                    # replaced by an exception at once, not when a transport gets round to `wait()` (the local runner's
+                    # DoFn only does in a later bundle, which may never come when the service then receives nothing).
+                    pending.wait()
+            except BaseException:
+                if waits:
+                    with self._condition:
+                        self._idle -= 1
+                        self._dispatch()
+                raise
+            if waits:
                 following = self._wait_for_next()
             if following is not None:
                 threading.current_thread().name = _thread_name(following)

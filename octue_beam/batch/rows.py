@@ -14,7 +14,6 @@ Parquet files the JSON columns (`JSON_COLUMNS`) hold JSON text, since their valu
 
 import dataclasses
 import json
-import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from octue_beam.exceptions import InvalidEvent
 from octue_beam.messaging import events
 from octue_beam.messaging.attributes import is_uuid
 from octue_beam.serialisation import to_json_compatible
+from octue_beam.uuids import uuid4_string
 
 #: The fields a question row may have.
 QUESTION_FIELDS = ("question_uuid", "input_values", "input_manifest", "children")
@@ -79,7 +79,7 @@ def question_row(index: int, record: Any, where: str) -> QuestionRow:
         return _invalid(index, where, f"{where} is not a question: expected a JSON object with some of the fields "
                                       f"{', '.join(QUESTION_FIELDS)}, got {_kind(record)}.")
     given = record.get("question_uuid")
-    question_uuid = given if isinstance(given, str) and given else str(uuid_module.uuid4())
+    question_uuid = given if isinstance(given, str) and given else uuid4_string()
     unknown = sorted(str(name) for name in record if name not in QUESTION_FIELDS)
     if unknown:
         return _invalid(index, where, f"{where} has the unknown field(s) {', '.join(map(repr, unknown))}: a question "
@@ -94,7 +94,7 @@ def question_row(index: int, record: Any, where: str) -> QuestionRow:
 
 def failed_row(index: int, where: str, error: BaseException, question_uuid: str | None = None) -> QuestionRow:
     """A row that could not be read as a question (e.g. a line that is not JSON), failed with `error`."""
-    return QuestionRow(index, where, question_uuid or str(uuid_module.uuid4()), error=_exception_event(error))
+    return QuestionRow(index, where, question_uuid or uuid4_string(), error=_exception_event(error))
 
 
 def duplicate(row: QuestionRow, first: QuestionRow) -> QuestionRow:

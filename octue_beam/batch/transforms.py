@@ -13,6 +13,7 @@ the worker's `QuestionRunner` (the service's time limit, `max_concurrent_questio
 row as its question ends.
 """
 
+import collections
 import importlib
 import json
 import threading
@@ -155,18 +156,20 @@ def _where_only(row: QuestionRow) -> QuestionRow:
 
 
 class _Running:
-    """A question handed to the runner: when it was handed over and ended (set by the runner's thread), and its
-    future."""
+    """A question handed to the runner: when it was handed over and ended (set by the runner's thread, which then
+    puts it on its bundle's `ended` queue), and its future."""
 
-    def __init__(self, row: QuestionRow, slots: threading.Semaphore) -> None:
+    def __init__(self, row: QuestionRow, slots: threading.Semaphore, ended: "collections.deque[_Running]") -> None:
         self.row = row
         self.started = time.perf_counter()
         self.ended: float | None = None
         self.future: Any = None
         self._slots = slots
+        self._queue = ended
 
     def end(self, future: Any) -> None:
         self.ended = time.perf_counter()
+        self._queue.append(self)
         self._slots.release()
 
     def answer(self) -> dict[str, Any]:
@@ -184,8 +187,9 @@ class _Running:
 class _AnswerRows(beam.DoFn):
     """Hands each question to the worker's runner, at most `IN_FLIGHT_PER_SLOT` per slot at a time (a question's
     duration is its app's, from `PendingAnswer.started_at`, not its time in the queue), and outputs the answer row
-    of each question as it ends: in `process` those that ended meanwhile, in `finish_bundle` the rest (waiting for
-    them, each within its time limit)."""
+    of each question as it ends: in `process` those that ended meanwhile (the runner's threads queue them: polling
+    every question in flight at each row cost a batch a twentieth of its time), in `finish_bundle` the rest (waiting
+    for them, each within its time limit)."""
 
     def __init__(self, workers: ServiceWorkers, max_message_bytes: int, progress: str | None) -> None:
         super().__init__()
@@ -193,7 +197,8 @@ class _AnswerRows(beam.DoFn):
         self.max_message_bytes = max_message_bytes
         self.progress = progress
         self._worker: ServiceWorker | None = None
-        self._running: list[_Running] = []
+        self._running: dict[_Running, None] = {}  # handed over, answer row not output yet (in order)
+        self._ended: collections.deque[_Running] = collections.deque()
 
     def setup(self) -> None:
         self._worker = self.workers.acquire()
@@ -206,7 +211,8 @@ class _AnswerRows(beam.DoFn):
         }
 
     def start_bundle(self) -> None:
-        self._running = []
+        # A bundle's own queue: a question of a bundle that failed midway, ending late, is never output by the next.
+        self._running, self._ended = {}, collections.deque()
 
     def process(self, chunk: list[QuestionRow]) -> Iterator[dict[str, Any]]:
         for row in chunk:
@@ -220,19 +226,21 @@ class _AnswerRows(beam.DoFn):
             yield self._counted(failure_row(question))
             return
         self._slots.acquire()
-        running = _Running(row, self._slots)
+        running = _Running(row, self._slots, self._ended)
         try:
             running.future = self._worker.runner.submit(question)
         except BaseException:
             self._slots.release()
             raise
         running.future.add_done_callback(running.end)
-        self._running.append(running)
-        yield from self._ended(wait=False)
+        self._running[running] = None
+        while self._ended:
+            yield self._output(self._ended.popleft())
 
     def finish_bundle(self) -> Iterator[Any]:
-        for answer in self._ended(wait=True):
-            yield GlobalWindows.windowed_value(answer)
+        for running in list(self._running):
+            yield GlobalWindows.windowed_value(self._output(running))
+        self._running, self._ended = {}, collections.deque()
         if self._progress is not None:
             self._progress.flush()
 
@@ -241,13 +249,9 @@ class _AnswerRows(beam.DoFn):
             self._progress.close()
         self._worker = None
 
-    def _ended(self, wait: bool) -> Iterator[dict[str, Any]]:
-        running, self._running = self._running, []
-        for each in running:
-            if wait or each.future.done():
-                yield self._counted(each.answer())
-            else:
-                self._running.append(each)
+    def _output(self, running: _Running) -> dict[str, Any]:
+        del self._running[running]
+        return self._counted(running.answer())
 
     def _counted(self, answer: dict[str, Any]) -> dict[str, Any]:
         self._counters[answer["status"]].inc()

@@ -6,12 +6,12 @@ datetimes ISO 8601; attributes whose value is None are omitted.
 
 import datetime
 import re
-import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
 
 from octue_beam.exceptions import InvalidServiceID
 from octue_beam.messaging.sruid import validate_sruid
+from octue_beam.uuids import uuid4_string
 
 PARENT = "PARENT"
 CHILD = "CHILD"
@@ -139,9 +139,9 @@ def question_attributes(
     """Typed attributes of a question from `sender` (the parent) to `recipient` (the child)."""
     if save_diagnostics not in SAVE_DIAGNOSTICS_MODES:
         raise ValueError(f"save_diagnostics must be one of {SAVE_DIAGNOSTICS_MODES}, not {save_diagnostics!r}")
-    question_uuid = question_uuid or str(uuid_module.uuid4())
+    question_uuid = question_uuid or uuid4_string()
     return {
-        "uuid": str(uuid_module.uuid4()),
+        "uuid": uuid4_string(),
         "datetime": _now(),
         "question_uuid": question_uuid,
         "parent_question_uuid": parent_question_uuid,
@@ -202,4 +202,4 @@ def _shown(value: Any, limit: int = 100) -> str:
 
 def refreshed(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `attributes` with a new event `uuid` and the current `datetime`."""
-    return {**attributes, "uuid": str(uuid_module.uuid4()), "datetime": _now()}
+    return {**attributes, "uuid": uuid4_string(), "datetime": _now()}

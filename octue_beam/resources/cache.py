@@ -8,6 +8,7 @@ is deleted when the scope ends, so the disk does not fill up.
 import atexit
 import contextlib
 import contextvars
+import itertools
 import os
 import re
 import shutil
@@ -20,6 +21,8 @@ _root: str | None = None
 _scope: contextvars.ContextVar["_Scope | None"] = contextvars.ContextVar("octue_beam_cache_scope", default=None)
 #: What a scope's name may not hold in its folder's name (anything but letters, digits, "_" and "-").
 _UNSAFE = re.compile(r"[^\w-]")
+#: Numbers the scopes of this process (a random suffix cost every question a system call).
+_scopes = itertools.count()
 
 
 class _Scope:
@@ -31,16 +34,24 @@ class _Scope:
 
     def make(self) -> str:
         if not self.made:
+            _make_root_again(self.folder)
             os.makedirs(self.folder, exist_ok=True)
             self.made = True
         return self.folder
 
 
 def cache_root() -> str:
-    """The process's temporary folder (created on first use; deleted at interpreter exit)."""
+    """The process's temporary folder (created on first use; deleted at interpreter exit).
+
+    Named once: every question's scope asks for it, so it is neither locked nor looked at on disk again (threads
+    queued on the lock while one of them waited for the disk). Whatever puts something in it makes the folders it
+    needs, the root included, so it may be deleted meanwhile (`clear()` starts a new one)."""
     global _root
+    root = _root
+    if root is not None:
+        return root
     with _lock:
-        if _root is None or not os.path.isdir(_root):
+        if _root is None:
             _root = os.path.realpath(tempfile.mkdtemp(prefix=f"octue-beam-{os.getpid()}-"))
             atexit.register(clear)
         return _root
@@ -48,26 +59,34 @@ def cache_root() -> str:
 
 def current_folder() -> str:
     """The folder new temporary copies go to: the current scope's folder (created on first use), else the cache
-    root."""
+    root (made again if something deleted it)."""
     scoped = _scope.get()
-    return cache_root() if scoped is None else scoped.make()
+    if scoped is not None:
+        return scoped.make()
+    root = cache_root()
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    return root
 
 
 @contextlib.contextmanager
 def scope(name: str | None = None):
     """Put temporary copies made inside the block under their own folder, deleted when the block ends.
 
-    The folder is made when something first needs it (`current_folder`): most questions copy nothing, and making
-    and deleting a folder per question cost them a few milliseconds."""
-    safe = _UNSAFE.sub("_", name or "") or uuid.uuid4().hex
-    folder = os.path.join(cache_root(), f"scope-{safe}-{uuid.uuid4().hex[:8]}")
+    The folder is made when something first needs it (`current_folder`, which everything in octue_beam that makes
+    a local copy calls): most questions copy nothing, and making and deleting a folder per question cost them a
+    few milliseconds. Write into the path the block yields only through `current_folder()`: a folder made
+    otherwise is not looked for when the block ends (that look cost every question a system call) and stays until
+    the cache is cleared."""
+    safe = _UNSAFE.sub("_", name or "") or "unnamed"
+    # Unique within the root: a forked process may share its parent's root, not its process ID.
+    folder = os.path.join(cache_root(), f"scope-{safe}-{os.getpid()}-{next(_scopes)}")
     scoped = _Scope(folder)
     token = _scope.set(scoped)
     try:
         yield folder
     finally:
         _scope.reset(token)
-        if scoped.made or os.path.isdir(folder):  # made by us, or by whoever used the folder yielded
+        if scoped.made:
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -86,6 +105,14 @@ def new_file_path(file_name: str) -> str:
     if base in (".", ".."):
         base = "file"
     return os.path.join(new_directory(), base)
+
+
+def _make_root_again(folder: str) -> None:
+    """Make the cache root `folder` is in, private to this user, if something deleted it (`makedirs` would make it
+    with the umask's permissions)."""
+    root = os.path.dirname(folder)
+    if root == _root and not os.path.isdir(root):
+        os.makedirs(root, mode=0o700, exist_ok=True)
 
 
 def is_in_cache(path: str) -> bool:

@@ -309,3 +309,37 @@ def test_a_thread_whose_answer_was_taken_waits_for_the_next_question_before_it_e
         runner.close()
     threads[first.question_uuid].join(timeout=10)
     assert not threads[first.question_uuid].is_alive(), "the waiting thread outlived the closed runner"
+
+
+def test_a_question_left_to_idle_threads_wakes_one_of_them(answerer, monkeypatch):
+    """Threads waiting for a next question are woken one per question queued, not all at once: in a batch, waking
+    every idle thread for each question cost more than answering it."""
+    monkeypatch.setattr(runner_module, "IDLE_THREAD_SECONDS", 60.0)
+    threads = threads_running_apps(answerer, monkeypatch)
+    runner = runner_of(answerer, max_concurrent_questions=4, question_timeout=30)
+    looked = []  # (thread, whether it found a question) for every look at the queue
+    take_next = runner._take_next
+
+    def recording():
+        entry = take_next()
+        looked.append((threading.current_thread(), entry is not None))
+        return entry
+
+    monkeypatch.setattr(runner, "_take_next", recording)
+    try:
+        firsts = [question({"action": "sleep", "seconds": 0.5}) for _ in range(4)]
+        for pending in [runner.submit(asked) for asked in firsts]:
+            pending.result(timeout=30).wait()
+        idle = {threads[asked.question_uuid] for asked in firsts}
+        assert len(idle) == 4, "the four questions did not run at once"
+        wait_until(lambda: runner._idle == 4)
+        looked.clear()
+        last = question({"action": "echo", "value": 1})
+        assert runner.submit(last).result(timeout=30).wait().event["output_values"]["value"] == 1
+        woken = [thread for thread, _ in looked if thread is not threads[last.question_uuid]]
+        assert threads[last.question_uuid] in idle, "a thread was started although four were waiting"
+        assert woken == [], f"{len(set(woken))} other idle threads were woken for one question"
+    finally:
+        runner.close()
+    for thread in idle:
+        thread.join(timeout=10)
