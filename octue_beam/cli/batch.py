@@ -155,9 +155,9 @@ def _run(args: argparse.Namespace, questions: str | None, answers: str | None, r
     """Run the batch on `questions` into `answers` (the `BatchSummary`), or, given recorded event-store `rows`, ask
     their questions again (the summary and the comparisons)."""
     # The deliberate lazy imports: Beam (~1.5 s) and pyarrow only when a batch runs; Beam without pandas first.
-    from octue_beam.cli.beam_imports import UNUSED_BY_BATCH, import_beam
+    from octue_beam.cli.beam_imports import UNUSED_BY_BATCH, UNUSED_BY_LOCAL_BATCH, import_beam
 
-    import_beam(UNUSED_BY_BATCH)
+    import_beam(UNUSED_BY_LOCAL_BATCH if str(args.runner).lower() in LOCAL_RUNNERS else UNUSED_BY_BATCH)
     from octue_beam.batch.files import QuestionsFileError, check_questions_file, file_format
     from octue_beam.batch.regression import DEFAULT_FLOAT_TOLERANCE, recorded_questions
     from octue_beam.batch.rerunning import rerun_recorded

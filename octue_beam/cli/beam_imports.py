@@ -19,18 +19,31 @@ from octue_beam.cli.quiet_logs import quietened
 UNUSED_BY_SERVING = ("pandas", "pyarrow", "pymongo", "bson")
 #: Those a batch never uses (it reads and writes Parquet with pyarrow, never pandas).
 UNUSED_BY_BATCH = ("pandas", "pymongo", "bson")
+#: Those a batch on the local runner never uses either: Dataflow's API client and BigQuery (Beam's BigQuery IO, the
+#: client and its Storage API). A third of Beam's import, and the job builds and runs sooner without them (a
+#: 1,000-question batch took 2.7 s instead of 3.3, medians of five). A batch reading recorded questions from a
+#: BigQuery table still imports the client, after Beam.
+UNUSED_BY_LOCAL_BATCH = (
+    *UNUSED_BY_BATCH,
+    "google.cloud.dataflow",
+    "google.cloud.dataflow_v1beta3",
+    "google.cloud.bigquery",
+    "google.cloud.bigquery_storage_v1",
+    "apache_beam.io.gcp.bigquery",
+)
 #: Beam's loggers that warn when a refused module is missing, quietened while Beam is imported.
 _WARN_WHEN_MISSING = ("apache_beam.io.mongodbio",)
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
-    """Finds nothing, and refuses the modules of `names` (and their submodules)."""
+    """Finds nothing, and refuses the modules of `names` (and their submodules; a name may be dotted)."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = set(names)
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
-        if fullname.partition(".")[0] in self.names:
+        parts = fullname.split(".")
+        if any(".".join(parts[:end]) in self.names for end in range(1, len(parts) + 1)):
             raise ImportError(f"{fullname} is not imported with Beam here (octue_beam.cli.beam_imports)")
         return None
 

@@ -149,6 +149,47 @@ def test_the_command_reads_and_writes_parquet(tmp_path):
     assert [row["output_values"] for row in rows] == [{"double": 2 * n} for n in range(20)]
 
 
+def test_a_local_batch_imports_neither_dataflows_client_nor_bigquery(tmp_path):
+    """On the local runner the command imports Beam without Dataflow's API client and BigQuery (a third of Beam's
+    import): the modules the command's process holds once it has answered."""
+    service = write_doubler(tmp_path / "service")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"input_values": {"n": 1}}) + "\n")
+    arguments = ["batch", str(service), "--questions", str(questions), "--answers", str(tmp_path / "answers.jsonl")]
+    code = (
+        "import json, sys\n"
+        "from octue_beam.cli import main\n"
+        f"assert main({arguments!r}) == 0\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPOSITORY, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    imported = set(json.loads(completed.stdout.splitlines()[-1]))
+    assert "apache_beam.runners.portability.fn_api_runner" in imported  # the batch ran on the local runner
+    left_out = {"google.cloud.dataflow_v1beta3", "google.cloud.bigquery", "apache_beam.io.gcp.bigquery"}
+    assert not imported & left_out, sorted(imported & left_out)
+    assert [row["output_values"] for row in read_answer_rows(str(tmp_path / "answers.jsonl"))] == [{"double": 2}]
+
+
+def test_what_a_local_batch_leaves_out_of_beam_can_still_be_imported_after_it():
+    """The refusal is lifted once Beam is imported: reading recorded questions from BigQuery (the client) and Beam's
+    BigQuery IO still import."""
+    code = (
+        "import sys\n"
+        "from octue_beam.cli.beam_imports import UNUSED_BY_LOCAL_BATCH, import_beam\n"
+        "import_beam(UNUSED_BY_LOCAL_BATCH)\n"
+        "assert 'apache_beam' in sys.modules and 'google.cloud.bigquery' not in sys.modules\n"
+        "from google.cloud import bigquery\n"
+        "from apache_beam.io.gcp.bigquery import WriteToBigQuery\n"
+        "print(bigquery.Client.__name__, WriteToBigQuery.__name__)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.split() == ["Client", "WriteToBigQuery"]
+
+
 def test_a_dataflow_dry_run_builds_the_job_without_reading_its_files(tmp_path):
     """`--runner DataflowRunner --dry_run True` only builds the job's graph: its gs:// files are never read here
     (this machine has no Cloud Storage), so the command neither counts the questions nor waits for them."""
