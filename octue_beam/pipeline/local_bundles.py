@@ -13,7 +13,6 @@ makes the check once per class for the classes given (the service's DoFns, which
 other DoFn to Beam as it is. Process-wide, for the local runner only; Dataflow is not affected.
 """
 
-import logging
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -21,35 +20,37 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions, PipelineOptionsT
 from apache_beam.transforms import userstate
 
-logger = logging.getLogger(__name__)
+from octue_beam.pipeline.local_hooks import replace_once
 
 _lock = threading.Lock()
 _classes: frozenset = frozenset()
 _specs: dict[type, tuple[frozenset, frozenset]] = {}
-_original: Any = None
 
 
-def _get_dofn_specs(dofn: Any) -> tuple[set, set]:
-    """Beam's `get_dofn_specs`, computed once per class for the classes given to `cache_dofn_specs`."""
-    kind = type(dofn)
-    if kind not in _classes:
-        return _original(dofn)
-    specs = _specs.get(kind)
-    if specs is None:
-        state, timers = _original(dofn)
-        specs = _specs.setdefault(kind, (frozenset(state), frozenset(timers)))
-    return set(specs[0]), set(specs[1])
+def _caching_specs(original: Any) -> Any:
+    def get_dofn_specs(dofn: Any) -> tuple[set, set]:
+        """Beam's `get_dofn_specs`, computed once per class for the classes given to `cache_dofn_specs`."""
+        kind = type(dofn)
+        if kind not in _classes:
+            return original(dofn)
+        specs = _specs.get(kind)
+        if specs is None:
+            state, timers = original(dofn)
+            specs = _specs.setdefault(kind, (frozenset(state), frozenset(timers)))
+        return set(specs[0]), set(specs[1])
+
+    return get_dofn_specs
 
 
 def cache_dofn_specs(classes: Iterable[type]) -> None:
     """Make the local runner's state and timer check of DoFns of these classes once per class (process-wide)."""
-    global _classes, _original
+    global _classes
     with _lock:
-        if _original is None:
-            _original = userstate.get_dofn_specs
-            # `is_stateful_dofn` and `validate_stateful_dofn`, which the runner calls, look this name up at each call.
-            userstate.get_dofn_specs = _get_dofn_specs
         _classes = _classes | frozenset(classes)
+    # `is_stateful_dofn` and `validate_stateful_dofn`, which the runner calls, look this name up at each call.
+    replace_once(
+        userstate, "get_dofn_specs", _caching_specs, "This Beam version has no DoFn state check to cache; left as is."
+    )
 
 
 class _ViewCachingOptions(PipelineOptions):

@@ -26,13 +26,13 @@ whole service under load. A lost subscription (NotFound) still fails the read: t
 
 import logging
 import math
-import threading
 import time
 
 from apache_beam.runners.direct import transform_evaluator
 from google.cloud import pubsub_v1
 
 from octue_beam.messaging.clients import TRANSIENT_ERRORS, new_client
+from octue_beam.pipeline.local_hooks import replace_once
 from octue_beam.pipeline.local_watermarks import forget_empty_pending_bundles
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,7 @@ STREAMING_PULL_MESSAGES = 4
 #: fewer, bigger read bundles (each costs the runner several ms of CPU over the pipeline's stages).
 STREAMING_PULL_INTERVAL_SECONDS = 0.05
 
-_lock = threading.Lock()
 _pull_size = 10
-_installed = False
 
 
 class _LocalPulls:
@@ -114,25 +112,25 @@ def set_local_pull_size(size: int) -> bool:
     """Make the local runner's Pub/Sub reads pull up to `size` messages, through a client built by
     `messaging.clients` that survives transient faults, and keep none of their empty bundles pending
     (`forget_empty_pending_bundles`), process-wide; False if this Beam version has no hook for the pulls."""
-    global _pull_size, _installed
+    global _pull_size
     forget_empty_pending_bundles()
-    evaluator = getattr(transform_evaluator, "_PubSubReadEvaluator", None)
-    original = getattr(evaluator, "_get_subscriber_client_state_unlocked", None)
-    if original is None:
-        logger.warning("This Beam version's local runner cannot be given a Pub/Sub pull size; using its default.")
-        return False
-    with _lock:
-        _pull_size = max(1, int(size))
-        if not _installed:
-            original_function = original.__func__
+    _pull_size = max(1, int(size))
+    return replace_once(
+        getattr(transform_evaluator, "_PubSubReadEvaluator", None),
+        "_get_subscriber_client_state_unlocked",
+        _with_local_pulls,
+        "This Beam version's local runner cannot be given a Pub/Sub pull size; using its default.",
+    )
 
-            def _get_subscriber_client_state_unlocked(cls, transform):  # same signature as Beam's
-                state = original_function(cls, transform)  # Beam's cached state of this read
-                if not isinstance(state.client, _LocalPulls):
-                    default, state.client = state.client, _LocalPulls(new_client(pubsub_v1.SubscriberClient))
-                    default.close()
-                return state
 
-            evaluator._get_subscriber_client_state_unlocked = classmethod(_get_subscriber_client_state_unlocked)
-            _installed = True
-    return True
+def _with_local_pulls(original: classmethod) -> classmethod:
+    original_function = original.__func__
+
+    def _get_subscriber_client_state_unlocked(cls, transform):  # same signature as Beam's
+        state = original_function(cls, transform)  # Beam's cached state of this read
+        if not isinstance(state.client, _LocalPulls):
+            default, state.client = state.client, _LocalPulls(new_client(pubsub_v1.SubscriberClient))
+            default.close()
+        return state
+
+    return classmethod(_get_subscriber_client_state_unlocked)

@@ -15,34 +15,27 @@ committed, so never change: `forget_empty_pending_bundles()` makes the pending s
 local runner only (Dataflow does not use this code); a Beam version without the hook keeps its own behaviour.
 """
 
-import logging
-import threading
 from typing import Any
 
 from apache_beam.runners.direct import watermark_manager
 
-logger = logging.getLogger(__name__)
-
-_lock = threading.Lock()
-_installed = False
+from octue_beam.pipeline.local_hooks import replace_once
 
 
 def forget_empty_pending_bundles() -> bool:
     """Make the local runner keep only bundles with elements as a transform's pending input (process-wide, idempotent);
     False if this Beam version has no such hook."""
-    global _installed
-    watermarks = getattr(watermark_manager, "_TransformWatermarks", None)
-    original = getattr(watermarks, "add_pending", None)
-    if original is None:
-        logger.warning("This Beam version's local runner has no pending-bundle hook; its bookkeeping is left as it is.")
-        return False
-    with _lock:
-        if not _installed:
+    return replace_once(
+        getattr(watermark_manager, "_TransformWatermarks", None),
+        "add_pending",
+        _skipping_empty_bundles,
+        "This Beam version's local runner has no pending-bundle hook; its bookkeeping is left as it is.",
+    )
 
-            def add_pending(self: Any, pending: Any) -> None:  # same signature as Beam's
-                if pending.has_elements():
-                    original(self, pending)
 
-            watermarks.add_pending = add_pending
-            _installed = True
-    return True
+def _skipping_empty_bundles(original: Any) -> Any:
+    def add_pending(self: Any, pending: Any) -> None:  # same signature as Beam's
+        if pending.has_elements():
+            original(self, pending)
+
+    return add_pending
