@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace, questions: str | None, answers: str | None, r
     # The deliberate lazy imports: Beam (~1.5 s) and pyarrow only when a batch runs; Beam without pandas first.
     from octue_beam.cli.beam_imports import UNUSED_BY_BATCH, UNUSED_BY_LOCAL_BATCH, import_beam
 
-    import_beam(UNUSED_BY_LOCAL_BATCH if str(args.runner).lower() in LOCAL_RUNNERS else UNUSED_BY_BATCH)
+    import_beam(UNUSED_BY_LOCAL_BATCH if runs_locally(args.runner) else UNUSED_BY_BATCH)
     from octue_beam.batch.files import QuestionsFileError, check_questions_file, file_format
     from octue_beam.batch.regression import DEFAULT_FLOAT_TOLERANCE, recorded_questions
     from octue_beam.batch.rerunning import rerun_recorded
@@ -178,7 +178,7 @@ def _run(args: argparse.Namespace, questions: str | None, answers: str | None, r
         args.service_dir, revision_tag=args.revision_tag, check_credentials=False, service_name=args.service
     )
     count = None  # how many questions, for choosing how to run them here (a Dataflow job's files are not read here)
-    if str(args.runner).lower() in LOCAL_RUNNERS:
+    if runs_locally(args.runner):
         try:
             count = check_questions_file(questions) if rows is None else len(recorded_questions(rows, service.sruid))
         except QuestionsFileError as error:
@@ -210,7 +210,7 @@ def pipeline_options(
                           ("--service_name", args.service), ("--project", args.project)):
         if value:
             argv += [option, value]
-    if str(args.runner).lower() in LOCAL_RUNNERS and "--direct_running_mode" not in given:
+    if runs_locally(args.runner) and "--direct_running_mode" not in given:
         argv += local_running_mode(count, os.cpu_count() or 1, workers_given="--direct_num_workers" in given)
     return PipelineOptions(argv)
 
@@ -224,6 +224,11 @@ def local_running_mode(count: int | None, cpus: int, workers_given: bool = False
     if cpus < WORKER_PROCESSES_FROM_CPUS or (count is not None and count < WORKER_PROCESSES_FROM):
         return ["--direct_running_mode", "in_memory"]
     return ["--direct_running_mode", "multi_processing", "--direct_num_workers", str(cpus)]
+
+
+def runs_locally(runner: object) -> bool:
+    """Whether `--runner` names the local runner (then the files are read and the questions counted here)."""
+    return str(runner).lower() in LOCAL_RUNNERS
 
 
 def check_pipeline_arguments(arguments: list[str], own_options: list[str]) -> None:
