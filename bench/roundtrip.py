@@ -215,10 +215,17 @@ class Asker:
         """Questions/s of `count` questions with `in_flight` of them in flight at a time (one sent per answer)."""
         start = time.perf_counter()
         uuids: list[str] = []
+        unanswered: list[str] = []  # the questions in flight (not every question sent: that check grew with each)
+
+        def room() -> bool:
+            unanswered[:] = [q for q in unanswered if q not in self.answered]
+            return len(unanswered) < in_flight
+
         for n in range(count):
             with self._condition:
-                self._condition.wait_for(lambda: len(uuids) - sum(q in self.answered for q in uuids) < in_flight, 600)
+                self._condition.wait_for(room, 600)
             uuids.append(self.send(n)[0])
+            unanswered.append(uuids[-1])
         self.wait(uuids, 600)
         return count / (max(self.answered[q] for q in uuids) - start)
 
