@@ -317,12 +317,12 @@ def test_a_question_left_to_idle_threads_wakes_one_of_them(answerer, monkeypatch
     monkeypatch.setattr(runner_module, "IDLE_THREAD_SECONDS", 60.0)
     threads = threads_running_apps(answerer, monkeypatch)
     runner = runner_of(answerer, max_concurrent_questions=4, question_timeout=30)
-    looked = []  # (thread, whether it found a question) for every look at the queue
+    looked = []  # the thread of every look at the queue
     take_next = runner._take_next
 
     def recording():
         entry = take_next()
-        looked.append((threading.current_thread(), entry is not None))
+        looked.append(threading.current_thread())
         return entry
 
     monkeypatch.setattr(runner, "_take_next", recording)
@@ -336,7 +336,7 @@ def test_a_question_left_to_idle_threads_wakes_one_of_them(answerer, monkeypatch
         looked.clear()
         last = question({"action": "echo", "value": 1})
         assert runner.submit(last).result(timeout=30).wait().event["output_values"]["value"] == 1
-        woken = [thread for thread, _ in looked if thread is not threads[last.question_uuid]]
+        woken = [thread for thread in looked if thread is not threads[last.question_uuid]]
         assert threads[last.question_uuid] in idle, "a thread was started although four were waiting"
         assert woken == [], f"{len(set(woken))} other idle threads were woken for one question"
     finally:
